@@ -1,0 +1,11 @@
+//! # rocketmq-sdk
+//!
+//! An async (tokio) client for Apache RocketMQ's classic remoting protocol.
+//!
+//! This release contains the protocol layer ([`protocol`]): the frame codec, remoting
+//! commands, typed headers and bodies, and the message formats, byte-compatible with the
+//! Java implementation. The producer and consumer runtimes are being built on top of it;
+//! the README's status table says what is there.
+#![deny(missing_docs)]
+
+pub mod protocol;

@@ -1,0 +1,2 @@
+//! Typed command bodies (`R/protocol/{body,heartbeat,route}`), JSON in the shapes the Java
+//! peers write and read, fastjson quirks included.

@@ -1,0 +1,24 @@
+//! Shared helpers for the workspace's examples and integration tests (not published).
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Polls `condition` until it returns `true` or `timeout` passes; returns whether it held.
+///
+/// Tests use this instead of fixed sleeps: the wait ends as soon as the condition holds.
+pub async fn wait_until<F, Fut>(timeout: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

@@ -1,0 +1,184 @@
+//! Connections by address: one multiplexed connection per peer, reopened on demand with
+//! backoff after failures.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{Connection, ConnectionOptions, RemotingError};
+use crate::protocol::RemotingCommand;
+
+/// Backoff after a failed connect: doubles from `initial` up to `max`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Backoff {
+    /// First delay after a failure. Default 100 ms.
+    pub initial: Duration,
+    /// Largest delay. Default 5 s.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// A backoff from `initial` doubling up to `max`.
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Backoff { initial, max }
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    conn: Option<Connection>,
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_error: Option<(std::io::ErrorKind, String)>,
+}
+
+/// A set of connections keyed by `host:port`. Cheap to clone.
+#[derive(Clone)]
+pub struct ConnectionPool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    options: ConnectionOptions,
+    backoff: Backoff,
+    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+impl fmt::Debug for ConnectionPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.inner.slots.lock().map(|s| s.len()).unwrap_or(0);
+        f.debug_struct("ConnectionPool").field("peers", &n).finish()
+    }
+}
+
+impl ConnectionPool {
+    /// A pool whose connections use `options`.
+    pub fn new(options: ConnectionOptions, backoff: Backoff) -> Self {
+        ConnectionPool {
+            inner: Arc::new(PoolInner {
+                options,
+                backoff,
+                slots: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The open connection to `addr`, connecting if there is none.
+    ///
+    /// # Errors
+    /// Connect errors; within the backoff window after a failure the last error is returned
+    /// at once, so callers can move on to another peer.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn get(&self, addr: &str) -> Result<Connection, RemotingError> {
+        let slot = {
+            let mut slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.entry(addr.to_owned()).or_default().clone()
+        };
+        let mut slot = slot.lock().await;
+        if let Some(c) = &slot.conn {
+            if !c.is_closed() {
+                return Ok(c.clone());
+            }
+        }
+        slot.conn = None;
+        if let (Some(at), Some((kind, msg))) = (slot.retry_at, &slot.last_error) {
+            if Instant::now() < at {
+                return Err(RemotingError::Connect {
+                    addr: addr.to_owned(),
+                    source: std::io::Error::new(*kind, format!("{msg} (in backoff)")),
+                });
+            }
+        }
+        match Connection::connect(addr, self.inner.options.clone()).await {
+            Ok(c) => {
+                slot.conn = Some(c.clone());
+                slot.failures = 0;
+                slot.retry_at = None;
+                slot.last_error = None;
+                Ok(c)
+            }
+            Err(e) => {
+                slot.failures = slot.failures.saturating_add(1);
+                let exp = self
+                    .inner
+                    .backoff
+                    .initial
+                    .saturating_mul(1 << (slot.failures - 1).min(16));
+                slot.retry_at = Some(Instant::now() + exp.min(self.inner.backoff.max));
+                slot.last_error = Some(match &e {
+                    RemotingError::Connect { source, .. } => (source.kind(), source.to_string()),
+                    other => (std::io::ErrorKind::TimedOut, other.to_string()),
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends `request` to `addr` and waits for the response.
+    ///
+    /// # Errors
+    /// As [`ConnectionPool::get`] and [`Connection::request`].
+    ///
+    /// # Cancel safety
+    /// As [`Connection::request`].
+    pub async fn request(
+        &self,
+        addr: &str,
+        request: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let started = Instant::now();
+        let conn = self.get(addr).await?;
+        let left = timeout.saturating_sub(started.elapsed());
+        conn.request(request, left).await
+    }
+
+    /// Sends a oneway request to `addr`.
+    ///
+    /// # Errors
+    /// As [`ConnectionPool::get`] and [`Connection::send_oneway`].
+    pub async fn send_oneway(
+        &self,
+        addr: &str,
+        request: RemotingCommand,
+    ) -> Result<(), RemotingError> {
+        self.get(addr).await?.send_oneway(request)
+    }
+
+    /// Every open connection (for heartbeats and shutdown).
+    pub fn open_connections(&self) -> Vec<Connection> {
+        let slots: Vec<_> = self
+            .inner
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        slots
+            .iter()
+            .filter_map(|s| s.try_lock().ok().and_then(|s| s.conn.clone()))
+            .filter(|c| !c.is_closed())
+            .collect()
+    }
+
+    /// Closes every connection.
+    pub fn close_all(&self) {
+        for c in self.open_connections() {
+            c.close();
+        }
+    }
+}

@@ -369,12 +369,12 @@ async fn read_loop(
             let fut = handler.handle(conn.clone(), cmd.clone());
             let conn = conn.clone();
             tokio::spawn(async move {
-                if let Some(mut response) = fut.await {
-                    if !cmd.is_oneway() {
-                        response.opaque = cmd.opaque;
-                        response.flag |= crate::protocol::command::FLAG_RESPONSE;
-                        let _ = conn.send_raw(response);
-                    }
+                if let Some(mut response) = fut.await
+                    && !cmd.is_oneway()
+                {
+                    response.opaque = cmd.opaque;
+                    response.flag |= crate::protocol::command::FLAG_RESPONSE;
+                    let _ = conn.send_raw(response);
                 }
             });
         } else {

@@ -88,19 +88,19 @@ impl ConnectionPool {
             slots.entry(addr.to_owned()).or_default().clone()
         };
         let mut slot = slot.lock().await;
-        if let Some(c) = &slot.conn {
-            if !c.is_closed() {
-                return Ok(c.clone());
-            }
+        if let Some(c) = &slot.conn
+            && !c.is_closed()
+        {
+            return Ok(c.clone());
         }
         slot.conn = None;
-        if let (Some(at), Some((kind, msg))) = (slot.retry_at, &slot.last_error) {
-            if Instant::now() < at {
-                return Err(RemotingError::Connect {
-                    addr: addr.to_owned(),
-                    source: std::io::Error::new(*kind, format!("{msg} (in backoff)")),
-                });
-            }
+        if let (Some(at), Some((kind, msg))) = (slot.retry_at, &slot.last_error)
+            && Instant::now() < at
+        {
+            return Err(RemotingError::Connect {
+                addr: addr.to_owned(),
+                source: std::io::Error::new(*kind, format!("{msg} (in backoff)")),
+            });
         }
         match Connection::connect(addr, self.inner.options.clone()).await {
             Ok(c) => {

@@ -270,6 +270,15 @@ impl RemotingCommand {
         }
     }
 
+    /// A response with `code` and no opaque yet (servers fill it from the request).
+    pub fn new_response(code: ResponseCode) -> Self {
+        RemotingCommand {
+            code: code.value(),
+            flag: FLAG_RESPONSE,
+            ..RemotingCommand::request(RequestCode(0))
+        }
+    }
+
     /// Builder-style: sets the remark.
     pub fn with_remark(mut self, remark: impl Into<String>) -> Self {
         self.remark = Some(remark.into());

@@ -1,0 +1,159 @@
+//! Dispatch by request code, and the generic replies of `NettyRemotingAbstract`:
+//! unknown codes, processor panics, oneway requests.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use rocketmq_sdk::protocol::command::{FLAG_RESPONSE, version};
+use rocketmq_sdk::protocol::frame::DEFAULT_MAX_FRAME;
+use rocketmq_sdk::protocol::{LanguageCode, RemotingCommand, RequestCode, ResponseCode};
+use tracing::error;
+
+use super::ClientChannel;
+
+/// What a processor knows about the request besides the command itself.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The connection the request came in on (answer it, or ask the client later).
+    pub channel: ClientChannel,
+}
+
+/// Handles one or more request codes.
+#[async_trait]
+pub trait RequestProcessor: Send + Sync + 'static {
+    /// Processes `request`; the returned command is sent as the response unless the
+    /// request was oneway. Opaque, flag and version are filled in by the dispatcher.
+    async fn process(
+        &self,
+        ctx: &RequestContext,
+        request: RemotingCommand,
+    ) -> Option<RemotingCommand>;
+}
+
+/// Called when connections open and close (client registries hang off this).
+pub trait ConnectionListener: Send + Sync + 'static {
+    /// A connection opened.
+    fn on_connect(&self, _channel: &ClientChannel) {}
+    /// A connection closed.
+    fn on_disconnect(&self, _channel: &ClientChannel) {}
+}
+
+/// Routes requests to processors by code.
+pub struct Dispatcher {
+    processors: HashMap<i32, Arc<dyn RequestProcessor>>,
+    listeners: Vec<Arc<dyn ConnectionListener>>,
+    max_frame: usize,
+}
+
+impl fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut codes: Vec<_> = self.processors.keys().map(|c| RequestCode(*c)).collect();
+        codes.sort();
+        f.debug_struct("Dispatcher")
+            .field("codes", &codes)
+            .field("max_frame", &self.max_frame)
+            .finish()
+    }
+}
+
+impl Default for Dispatcher {
+    fn default() -> Self {
+        Dispatcher {
+            processors: HashMap::new(),
+            listeners: Vec::new(),
+            max_frame: DEFAULT_MAX_FRAME,
+        }
+    }
+}
+
+impl Dispatcher {
+    /// An empty dispatcher: every code is unsupported.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Routes `codes` to `processor`.
+    pub fn register(&mut self, codes: &[RequestCode], processor: Arc<dyn RequestProcessor>) {
+        for c in codes {
+            self.processors.insert(c.value(), processor.clone());
+        }
+    }
+
+    /// Adds a connection listener.
+    pub fn add_listener(&mut self, listener: Arc<dyn ConnectionListener>) {
+        self.listeners.push(listener);
+    }
+
+    /// Sets the frame limit for connections served with this dispatcher.
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.max_frame = max_frame;
+    }
+
+    pub(crate) fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    pub(crate) fn on_connect(&self, channel: &ClientChannel) {
+        for l in &self.listeners {
+            l.on_connect(channel);
+        }
+    }
+
+    pub(crate) fn on_disconnect(&self, channel: &ClientChannel) {
+        for l in &self.listeners {
+            l.on_disconnect(channel);
+        }
+    }
+
+    /// Processes one request and sends its response on `channel`.
+    pub async fn dispatch(&self, channel: &ClientChannel, request: RemotingCommand) {
+        let oneway = request.is_oneway();
+        let opaque = request.opaque;
+        let code = request.code;
+        let serialize_type = request.serialize_type;
+        let response = match self.processors.get(&code) {
+            None => Some(
+                RemotingCommand::response_to(&request, ResponseCode::REQUEST_CODE_NOT_SUPPORTED)
+                    .with_remark(format!(" request type {code} not supported")),
+            ),
+            Some(p) => {
+                let ctx = RequestContext {
+                    channel: channel.clone(),
+                };
+                match AssertUnwindSafe(p.process(&ctx, request))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(panic) => {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "processor panicked".into());
+                        error!(code, %what, "request processor panicked");
+                        Some(
+                            RemotingCommand::new_response(ResponseCode::SYSTEM_ERROR)
+                                .with_remark(what),
+                        )
+                    }
+                }
+            }
+        };
+        if let Some(mut response) = response {
+            if oneway {
+                return;
+            }
+            response.opaque = opaque;
+            response.flag |= FLAG_RESPONSE;
+            response.version = version::CURRENT;
+            response.language = LanguageCode::JAVA;
+            response.serialize_type = serialize_type;
+            channel.send(response);
+        }
+    }
+}

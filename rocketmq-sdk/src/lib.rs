@@ -8,5 +8,8 @@
 //! the README's status table says what is there.
 #![deny(missing_docs)]
 
+pub mod error;
 pub mod protocol;
 pub mod remoting;
+
+pub use error::{Error, Result, RetryHint};

@@ -24,8 +24,8 @@ pub use encode::{
     patch_store_timestamp, sys_flag_for_hosts,
 };
 pub use layout::{
-    BLANK_MAGIC, BLANK_MARKER_LEN, MAGIC_V1, MAGIC_V2, MagicVersion, RecordLayout, record_len,
-    store_host_pos, store_timestamp_pos,
+    BLANK_MAGIC, BLANK_MARKER_LEN, DEFAULT_MAX_BODY_LEN, MAGIC_V1, MAGIC_V2, MagicVersion,
+    RecordLayout, check_body_len, record_len, store_host_pos, store_timestamp_pos,
 };
 pub use view::{RecordIter, RecordRead, RecordView, read_record};
 

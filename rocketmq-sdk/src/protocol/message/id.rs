@@ -229,6 +229,9 @@ pub fn random_seed() -> i32 {
 ///
 /// Thread-safe and lock-free: the fixed prefix is precomputed, the counter is atomic, and
 /// the month window is only recomputed when the clock leaves it.
+///
+/// The month starts in UTC here, where Java uses the JVM's local time zone (see
+/// [`month_window_utc`]); this only shifts the time field, never the id's uniqueness.
 #[derive(Debug)]
 pub struct UniqIdGenerator {
     prefix: String,

@@ -1,8 +1,8 @@
 //! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320)
 //! (`SendMessageRequestHeader(V2)`, `SendMessageResponseHeader`).
 
-use super::macros::command_header;
 use super::RpcBase;
+use super::macros::command_header;
 
 /// `MixAll.AUTO_CREATE_TOPIC_KEY_TOPIC`: the template topic Java producers name in
 /// `defaultTopic`.

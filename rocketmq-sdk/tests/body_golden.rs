@@ -26,9 +26,12 @@ const ROUTE_STANDARD: &str = concat!(
 fn expected_route() -> TopicRouteData {
     TopicRouteData {
         broker_datas: vec![BrokerData {
-            broker_addrs: [(0, "10.0.0.1:10911".to_owned()), (1, "10.0.0.2:10911".to_owned())]
-                .into_iter()
-                .collect(),
+            broker_addrs: [
+                (0, "10.0.0.1:10911".to_owned()),
+                (1, "10.0.0.2:10911".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
             broker_name: "broker-a".into(),
             cluster: "DefaultCluster".into(),
             enable_acting_master: false,
@@ -58,7 +61,10 @@ fn route_with_unquoted_keys() {
         route
     );
     // Both encoders are byte-exact.
-    assert_eq!(String::from_utf8(route.encode().unwrap()).unwrap(), ROUTE_FASTJSON);
+    assert_eq!(
+        String::from_utf8(route.encode().unwrap()).unwrap(),
+        ROUTE_FASTJSON
+    );
     assert_eq!(
         String::from_utf8(route.encode_standard().unwrap()).unwrap(),
         ROUTE_STANDARD
@@ -124,7 +130,10 @@ fn reset_offset_object_keys_byte_for_byte() {
     want.insert(MessageQueue::new("TopicTest", "broker-a", 0), 11110);
     want.insert(MessageQueue::new("TopicTest", "broker-a", 1), 11111);
     assert_eq!(body.offset_table, want);
-    assert_eq!(String::from_utf8(body.encode().unwrap()).unwrap(), RESET_FASTJSON);
+    assert_eq!(
+        String::from_utf8(body.encode().unwrap()).unwrap(),
+        RESET_FASTJSON
+    );
     assert_eq!(
         fastjson::to_fastjson_object_keys(&body.offset_table).unwrap(),
         concat!(
@@ -149,16 +158,25 @@ fn reset_offset_other_forms() {
     let fj = ResetOffsetBody::decode(RESET_FASTJSON.as_bytes()).unwrap();
     assert_eq!(ResetOffsetBody::decode(gson.as_bytes()).unwrap(), fj);
     // Quoted JSON-string keys are accepted too.
-    let quoted =
-        r#"{"offsetTable":{"{\"brokerName\":\"broker-a\",\"queueId\":0,\"topic\":\"TopicTest\"}":11110}}"#;
+    let quoted = r#"{"offsetTable":{"{\"brokerName\":\"broker-a\",\"queueId\":0,\"topic\":\"TopicTest\"}":11110}}"#;
     let body = ResetOffsetBody::decode(quoted.as_bytes()).unwrap();
     assert_eq!(
         body.offset_table[&MessageQueue::new("TopicTest", "broker-a", 0)],
         11110
     );
     // Missing table and an empty one.
-    assert!(ResetOffsetBody::decode(b"{}").unwrap().offset_table.is_empty());
-    assert!(ResetOffsetBody::decode(br#"{"offsetTable":{}}"#).unwrap().offset_table.is_empty());
+    assert!(
+        ResetOffsetBody::decode(b"{}")
+            .unwrap()
+            .offset_table
+            .is_empty()
+    );
+    assert!(
+        ResetOffsetBody::decode(br#"{"offsetTable":{}}"#)
+            .unwrap()
+            .offset_table
+            .is_empty()
+    );
     // The C++ form.
     let for_c = ResetOffsetBodyForC::from(&fj);
     assert_eq!(
@@ -172,10 +190,9 @@ fn reset_offset_other_forms() {
 
 #[test]
 fn normalize_rewrites_quirks_only_outside_strings() {
-    let out = fastjson::normalize(
-        br#"{"a":{0:"x{1:2}",-1:"y"},"s":"{{\"k\":1}:2}","t":{{"q":1}:2}}"#,
-    )
-    .unwrap();
+    let out =
+        fastjson::normalize(br#"{"a":{0:"x{1:2}",-1:"y"},"s":"{{\"k\":1}:2}","t":{{"q":1}:2}}"#)
+            .unwrap();
     assert_eq!(
         out,
         r#"{"a":{"-1":"y","0":"x{1:2}"},"s":"{{\"k\":1}:2}","t":[[{"q":1},2]]}"#
@@ -231,12 +248,18 @@ fn heartbeat_leniency() {
         "groupName":"G","messageModel":1,"subscriptionDataSet":[],"unitMode":false}]}"#;
     let hb = HeartbeatData::decode(ordinals.as_bytes()).unwrap();
     let cd = &hb.consumer_data_set[0];
-    assert_eq!(cd.consume_from_where, Some(ConsumeFromWhere::ConsumeFromFirstOffset));
+    assert_eq!(
+        cd.consume_from_where,
+        Some(ConsumeFromWhere::ConsumeFromFirstOffset)
+    );
     assert_eq!(cd.consume_type, Some(ConsumeType::ConsumePassively));
     assert_eq!(cd.message_model, Some(MessageModel::Clustering));
     // Written back by name.
     let out = String::from_utf8(hb.encode().unwrap()).unwrap();
-    assert!(out.contains(r#""consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET""#), "{out}");
+    assert!(
+        out.contains(r#""consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET""#),
+        "{out}"
+    );
     assert!(out.contains(r#""messageModel":"CLUSTERING""#), "{out}");
 
     // Missing optional fields and explicit nulls.
@@ -253,7 +276,10 @@ fn heartbeat_leniency() {
     assert!(sub.tags_set.is_empty());
     assert_eq!(sub.expression_type, ExpressionType::Tag);
     assert!(sub.is_sub_all());
-    assert_eq!(HeartbeatData::decode(b"{}").unwrap(), HeartbeatData::default());
+    assert_eq!(
+        HeartbeatData::decode(b"{}").unwrap(),
+        HeartbeatData::default()
+    );
 
     // The `isWithoutSub` spelling is accepted.
     let v2 = r#"{"clientID":"c","heartbeatFingerprint":77,"isWithoutSub":true}"#;
@@ -272,7 +298,10 @@ fn enum_names_and_ordinals() {
     assert_eq!(ConsumeFromWhere::ConsumeFromTimestamp.ordinal(), 5);
     assert_eq!(ConsumeType::from_ordinal(2), Some(ConsumeType::ConsumePop));
     assert_eq!(MessageModel::Broadcasting.ordinal(), 0);
-    assert_eq!(CMResult::from_name("CR_RETURN_NULL"), Some(CMResult::CrReturnNull));
+    assert_eq!(
+        CMResult::from_name("CR_RETURN_NULL"),
+        Some(CMResult::CrReturnNull)
+    );
     assert_eq!(TopicFilterType::MultiTag.name(), "MULTI_TAG");
 }
 
@@ -285,7 +314,10 @@ fn subscription_from_tag_expression() {
     assert!(sub.sub_version > 1_600_000_000_000);
 
     let sub = SubscriptionData::build("T", " A || B ||  || A", None).unwrap();
-    assert_eq!(sub.tags_set, BTreeSet::from(["A".to_owned(), "B".to_owned()]));
+    assert_eq!(
+        sub.tags_set,
+        BTreeSet::from(["A".to_owned(), "B".to_owned()])
+    );
     assert_eq!(sub.code_set, BTreeSet::from([65, 66]));
     assert_eq!(sub.sub_string, " A || B ||  || A");
 
@@ -313,7 +345,10 @@ fn subscription_from_tag_expression() {
 fn lock_bodies() {
     let req = r#"{"clientId":"c","consumerGroup":"g","mqSet":[{"brokerName":"b","queueId":0,"topic":"T"}],"onlyThisBroker":false}"#;
     let body = LockBatchRequestBody::decode(req.as_bytes()).unwrap();
-    assert_eq!(body.mq_set, BTreeSet::from([MessageQueue::new("T", "b", 0)]));
+    assert_eq!(
+        body.mq_set,
+        BTreeSet::from([MessageQueue::new("T", "b", 0)])
+    );
     assert_eq!(String::from_utf8(body.encode().unwrap()).unwrap(), req);
     let unlock = UnlockBatchRequestBody::decode(req.as_bytes()).unwrap();
     assert_eq!(unlock.client_id.as_deref(), Some("c"));
@@ -330,14 +365,17 @@ fn consumer_bodies() {
     assert_eq!(body.consumer_id_list, vec!["10.0.0.1@a", "10.0.0.2@b"]);
     assert_eq!(String::from_utf8(body.encode().unwrap()).unwrap(), list);
 
-    let direct =
-        r#"{"autoCommit":true,"consumeResult":"CR_SUCCESS","order":false,"remark":"ok","spentTimeMills":12}"#;
+    let direct = r#"{"autoCommit":true,"consumeResult":"CR_SUCCESS","order":false,"remark":"ok","spentTimeMills":12}"#;
     let body = ConsumeMessageDirectlyResult::decode(direct.as_bytes()).unwrap();
     assert_eq!(body.consume_result, Some(CMResult::CrSuccess));
     assert_eq!(body.spent_time_mills, 12);
     assert_eq!(String::from_utf8(body.encode().unwrap()).unwrap(), direct);
     // Missing autoCommit is true, as upstream's initializer.
-    assert!(ConsumeMessageDirectlyResult::decode(b"{}").unwrap().auto_commit);
+    assert!(
+        ConsumeMessageDirectlyResult::decode(b"{}")
+            .unwrap()
+            .auto_commit
+    );
 
     let running = concat!(
         r#"{"jstack":"x","mqTable":{{"brokerName":"b","queueId":0,"topic":"T"}:{"cachedMsgCount":3,"#,
@@ -353,7 +391,9 @@ fn consumer_bodies() {
     assert_eq!(info.status_table["T"].consume_ok_tps, 1.5);
     let out = String::from_utf8(info.encode().unwrap()).unwrap();
     assert!(
-        out.contains(r#""mqTable":{{"brokerName":"b","queueId":0,"topic":"T"}:{"cachedMsgCount":3,"#),
+        out.contains(
+            r#""mqTable":{{"brokerName":"b","queueId":0,"topic":"T"}:{"cachedMsgCount":3,"#
+        ),
         "{out}"
     );
     assert_eq!(ConsumerRunningInfo::decode(out.as_bytes()).unwrap(), info);
@@ -374,10 +414,16 @@ fn zlib(raw: &[u8]) -> Vec<u8> {
 fn compressed_register_body_as_java_writes_it() {
     // Built by hand in the layout of `RegisterBrokerBody.encode(true)`.
     let mut raw = Vec::new();
-    block(&mut raw, br#"{"counter":3,"stateVersion":0,"timestamp":1700000000000}"#);
+    block(
+        &mut raw,
+        br#"{"counter":3,"stateVersion":0,"timestamp":1700000000000}"#,
+    );
     raw.extend_from_slice(&2i32.to_be_bytes());
     block(&mut raw, b"TopicA 8 8 6 SINGLE_TAG {}");
-    block(&mut raw, br#"TopicB 4 2 4 SINGLE_TAG {"+message.type":"FIFO"}"#);
+    block(
+        &mut raw,
+        br#"TopicB 4 2 4 SINGLE_TAG {"+message.type":"FIFO"}"#,
+    );
     block(&mut raw, b"[]");
     raw.extend_from_slice(&1i32.to_be_bytes());
     block(
@@ -409,7 +455,11 @@ fn compressed_register_body_as_java_writes_it() {
     block(&mut raw, br#"["10.0.0.9:1"]"#);
     let body = RegisterBrokerBody::decode_compressed(&zlib(&raw)).unwrap();
     assert_eq!(body.filter_server_list, vec!["10.0.0.9:1"]);
-    assert!(body.topic_config_serialize_wrapper.topic_config_table["TopicA"].attributes.is_empty());
+    assert!(
+        body.topic_config_serialize_wrapper.topic_config_table["TopicA"]
+            .attributes
+            .is_empty()
+    );
 
     // Broken streams are errors.
     assert!(RegisterBrokerBody::decode_compressed(b"not zlib").is_err());
@@ -430,7 +480,10 @@ fn compressed_register_body_as_java_writes_it() {
     block(&mut raw, b"TopicA x 8 6 SINGLE_TAG");
     assert!(matches!(
         RegisterBrokerBody::decode_compressed(&zlib(&raw)),
-        Err(ProtocolError::InvalidField { field: "readQueueNums", .. })
+        Err(ProtocolError::InvalidField {
+            field: "readQueueNums",
+            ..
+        })
     ));
 }
 
@@ -464,7 +517,10 @@ fn plain_register_body() {
             ..TopicConfig::new("T")
         }
     );
-    assert_eq!(String::from_utf8(body.to_bytes(false).unwrap()).unwrap(), json);
+    assert_eq!(
+        String::from_utf8(body.to_bytes(false).unwrap()).unwrap(),
+        json
+    );
     let line = body.topic_config_serialize_wrapper.topic_config_table["T"].encode_line();
     assert_eq!(line, "T 8 8 6 SINGLE_TAG {}");
 }

@@ -41,13 +41,8 @@ fn boundary() -> impl Strategy<Value = BoundaryType> {
     prop_oneof![Just(BoundaryType::Lower), Just(BoundaryType::Upper)]
 }
 fn commit_type() -> impl Strategy<Value = TransactionCommitType> {
-    prop_oneof![
-        Just(0),
-        Just(8),
-        Just(12),
-        any::<i32>()
-    ]
-    .prop_map(TransactionCommitType::from_value)
+    prop_oneof![Just(0), Just(8), Just(12), any::<i32>()]
+        .prop_map(TransactionCommitType::from_value)
 }
 fn filter_type() -> impl Strategy<Value = TopicFilterType> {
     prop_oneof![
@@ -247,7 +242,15 @@ roundtrip!(unregister_broker: UnregisterBrokerRequestHeader, false {
 
 fn v2_strategy() -> impl Strategy<Value = SendMessageRequestHeaderV2> {
     (
-        (s(), s(), s(), any::<i32>(), any::<i32>(), any::<i32>(), any::<i64>()),
+        (
+            s(),
+            s(),
+            s(),
+            any::<i32>(),
+            any::<i32>(),
+            any::<i32>(),
+            any::<i64>(),
+        ),
         (any::<i32>(), os(), oi(), ob(), oi(), ob(), os()),
         (os(), ob(), ob()),
     )
@@ -308,7 +311,9 @@ fn send_message_v2_golden_ext_fields() {
         sys_flag: 0,
         born_timestamp: 1_700_000_000_123,
         flag: 0,
-        properties: Some("TAGS\u{1}TagA\u{2}UNIQ_KEY\u{1}7F0000010001\u{2}WAIT\u{1}true\u{2}".into()),
+        properties: Some(
+            "TAGS\u{1}TagA\u{2}UNIQ_KEY\u{1}7F0000010001\u{2}WAIT\u{1}true\u{2}".into(),
+        ),
         reconsume_times: Some(0),
         unit_mode: Some(false),
         max_reconsume_times: None,
@@ -329,7 +334,10 @@ fn send_message_v2_golden_ext_fields() {
             ("f", "0"),
             ("g", "1700000000123"),
             ("h", "0"),
-            ("i", "TAGS\u{1}TagA\u{2}UNIQ_KEY\u{1}7F0000010001\u{2}WAIT\u{1}true\u{2}"),
+            (
+                "i",
+                "TAGS\u{1}TagA\u{2}UNIQ_KEY\u{1}7F0000010001\u{2}WAIT\u{1}true\u{2}"
+            ),
             ("j", "0"),
             ("k", "false"),
             ("m", "false"),
@@ -339,7 +347,10 @@ fn send_message_v2_golden_ext_fields() {
     // The V1 form of the same header uses the long names and `bname`.
     let v1: SendMessageRequestHeader = header.into();
     let ext = to_ext_fields(&v1);
-    assert_eq!(ext.get("producerGroup"), Some("please_rename_unique_group_name"));
+    assert_eq!(
+        ext.get("producerGroup"),
+        Some("please_rename_unique_group_name")
+    );
     assert_eq!(ext.get("bornTimestamp"), Some("1700000000123"));
     assert_eq!(ext.get("bname"), Some("broker-a"));
     assert_eq!(ext.get("maxReconsumeTimes"), None);
@@ -418,7 +429,10 @@ fn lenient_reads() {
     let ext: ExtFields = [("topic", "T"), ("queueId", " 7 "), ("committed", "1")]
         .into_iter()
         .collect();
-    assert_eq!(GetMaxOffsetRequestHeader::read_from(&ext).unwrap().queue_id, 7);
+    assert_eq!(
+        GetMaxOffsetRequestHeader::read_from(&ext).unwrap().queue_id,
+        7
+    );
     // Unknown keys are ignored.
     let ext: ExtFields = [
         ("topic", "T"),
@@ -511,7 +525,10 @@ fn enum_fields() {
     .collect();
     assert!(matches!(
         CreateTopicRequestHeader::read_from(&ext),
-        Err(ProtocolError::InvalidField { field: "topicFilterType", .. })
+        Err(ProtocolError::InvalidField {
+            field: "topicFilterType",
+            ..
+        })
     ));
 }
 
@@ -535,14 +552,20 @@ fn missing_and_invalid_fields() {
         .collect();
     assert!(matches!(
         GetMinOffsetRequestHeader::read_from(&ext),
-        Err(ProtocolError::InvalidField { field: "queueId", .. })
+        Err(ProtocolError::InvalidField {
+            field: "queueId",
+            ..
+        })
     ));
     let ext: ExtFields = [("topic", "T"), ("queueId", "1"), ("committed", "yes")]
         .into_iter()
         .collect();
     assert!(matches!(
         GetMaxOffsetRequestHeader::read_from(&ext),
-        Err(ProtocolError::InvalidField { field: "committed", .. })
+        Err(ProtocolError::InvalidField {
+            field: "committed",
+            ..
+        })
     ));
     // The V2 header reports its short key.
     let ext = ExtFields::new();
@@ -560,11 +583,46 @@ fn missing_and_invalid_fields() {
 fn hostile_ext() -> impl Strategy<Value = ExtFields> {
     let keys = prop_oneof![
         proptest::sample::select(vec![
-            "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "topic",
-            "queueId", "queueOffset", "msgId", "consumerGroup", "committed", "boundaryType",
-            "commitOrRollback", "isForce", "expressionType", "topicFilterType", "brokerId",
-            "compressed", "bodyCrc32", "offset", "timestamp", "clientID", "ns", "nsd", "bname",
-            "oway", "lo", "group", "producerGroup", "subVersion", "TRACE_ON",
+            "a",
+            "b",
+            "c",
+            "d",
+            "e",
+            "f",
+            "g",
+            "h",
+            "i",
+            "j",
+            "k",
+            "l",
+            "m",
+            "n",
+            "topic",
+            "queueId",
+            "queueOffset",
+            "msgId",
+            "consumerGroup",
+            "committed",
+            "boundaryType",
+            "commitOrRollback",
+            "isForce",
+            "expressionType",
+            "topicFilterType",
+            "brokerId",
+            "compressed",
+            "bodyCrc32",
+            "offset",
+            "timestamp",
+            "clientID",
+            "ns",
+            "nsd",
+            "bname",
+            "oway",
+            "lo",
+            "group",
+            "producerGroup",
+            "subVersion",
+            "TRACE_ON",
         ])
         .prop_map(str::to_owned),
         any::<String>(),
@@ -572,8 +630,10 @@ fn hostile_ext() -> impl Strategy<Value = ExtFields> {
     let values = prop_oneof![
         any::<String>(),
         any::<i64>().prop_map(|v| v.to_string()),
-        proptest::sample::select(vec!["true", "false", "1", "0", "", " ", "-", "TAG", "UPPER"])
-            .prop_map(str::to_owned),
+        proptest::sample::select(vec![
+            "true", "false", "1", "0", "", " ", "-", "TAG", "UPPER"
+        ])
+        .prop_map(str::to_owned),
     ];
     proptest::collection::vec((keys, values), 0..40).prop_map(|kv| kv.into_iter().collect())
 }

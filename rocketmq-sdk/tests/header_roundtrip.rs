@@ -667,3 +667,32 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn headers_travel_in_commands() {
+    use rocketmq_sdk::protocol::{RemotingCommand, RequestCode};
+    let h = PullMessageRequestHeader {
+        consumer_group: "g".into(),
+        topic: "T".into(),
+        queue_id: 2,
+        queue_offset: 100,
+        max_msg_nums: 32,
+        sys_flag: pull::pull_sys_flag::build(false, true, true, false, true),
+        commit_offset: 0,
+        suspend_timeout_millis: 20_000,
+        subscription: Some("*".into()),
+        sub_version: 0,
+        expression_type: Some(ExpressionType::Tag),
+        max_msg_bytes: None,
+        request_source: None,
+        proxy_forward_client_id: None,
+        rpc: RpcBase::broker("broker-a"),
+    };
+    assert_eq!(h.sys_flag, 0x2 | 0x4 | 0x10);
+    let cmd = RemotingCommand::request(RequestCode(361)).with_header(&h);
+    assert_eq!(cmd.ext_fields.get("sysFlag"), Some("22"));
+    assert_eq!(cmd.ext_fields.get("expressionType"), Some("TAG"));
+    assert_eq!(cmd.ext_fields.get("bname"), Some("broker-a"));
+    let back: PullMessageRequestHeader = cmd.decode_header().unwrap();
+    assert_eq!(back, h);
+}

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// The derived order (topic, broker name, queue id) is Java's `compareTo`, the order in
 /// which rebalancing sorts queues.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MessageQueue {
     /// Topic.
     pub topic: String,

@@ -23,11 +23,11 @@ pub mod fastjson;
 pub mod heartbeat;
 mod lenient;
 pub mod lock;
-mod message_queue_shim;
 pub mod offset;
 pub mod register;
 pub mod route;
 
+pub use crate::protocol::message::MessageQueue;
 pub use consumer::{
     CMResult, ConsumeMessageDirectlyResult, ConsumeStatus, ConsumerListByGroupResponseBody,
     ConsumerRunningInfo, PopProcessQueueInfo, ProcessQueueInfo,
@@ -37,7 +37,6 @@ pub use heartbeat::{
     SubscriptionData,
 };
 pub use lock::{LockBatchRequestBody, LockBatchResponseBody, UnlockBatchRequestBody};
-pub use message_queue_shim::MessageQueue;
 pub use offset::{MessageQueueForC, ResetOffsetBody, ResetOffsetBodyForC};
 pub use register::{DataVersion, RegisterBrokerBody, TopicConfig, TopicConfigSerializeWrapper};
 pub use route::{BrokerData, ClusterInfo, QueueData, TopicRouteData};

@@ -58,11 +58,18 @@ impl ClientConfig {
         if self.name_servers.is_empty()
             && let Ok(env) = std::env::var("NAMESRV_ADDR")
         {
-            self.name_servers =
-                env.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+            self.name_servers = env
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
         }
         if self.name_servers.is_empty() {
-            return Err(config("name_servers", "at least one name server address is required"));
+            return Err(config(
+                "name_servers",
+                "at least one name server address is required",
+            ));
         }
         for ns in &self.name_servers {
             let ok = ns.rsplit_once(':').is_some_and(|(host, port)| {
@@ -73,7 +80,10 @@ impl ClientConfig {
             }
         }
         if self.instance_name.is_empty() || self.instance_name.contains('@') {
-            return Err(config("instance_name", "must be non-empty and contain no '@'"));
+            return Err(config(
+                "instance_name",
+                "must be non-empty and contain no '@'",
+            ));
         }
         for (field, d) in [
             ("request_timeout", self.request_timeout),
@@ -108,5 +118,8 @@ impl ClientConfig {
 }
 
 pub(crate) fn config(field: &'static str, reason: impl Into<String>) -> Error {
-    Error::Config { field, reason: reason.into() }
+    Error::Config {
+        field,
+        reason: reason.into(),
+    }
 }

@@ -20,7 +20,11 @@ pub(crate) struct LatencyFaultTolerance {
 impl LatencyFaultTolerance {
     /// The penalty earned by a send that took `latency` (or failed).
     pub(crate) fn penalty(latency: Duration, failed: bool) -> Duration {
-        let ms = if failed { FAILURE_LATENCY_MS } else { latency.as_millis() as u64 };
+        let ms = if failed {
+            FAILURE_LATENCY_MS
+        } else {
+            latency.as_millis() as u64
+        };
         let idx = LATENCY_MAX.iter().rposition(|max| ms >= *max);
         Duration::from_millis(idx.map(|i| NOT_AVAILABLE[i]).unwrap_or(0))
     }

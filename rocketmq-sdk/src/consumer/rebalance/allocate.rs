@@ -38,7 +38,6 @@ fn index_of(current_cid: &str, mq_all: &[MessageQueue], cid_all: &[String]) -> O
 /// Contiguous blocks, the first `|mq| % |cid|` consumers taking one more (`"AVG"`, the
 /// default; `AllocateMessageQueueAveragely`).
 #[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
 pub struct Averagely;
 
 impl AllocateStrategy for Averagely {
@@ -79,7 +78,6 @@ impl AllocateStrategy for Averagely {
 /// Round-robin: queue `i` goes to consumer `i % |cid|` (`"AVG_BY_CIRCLE"`;
 /// `AllocateMessageQueueAveragelyByCircle`).
 #[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
 pub struct AveragelyByCircle;
 
 impl AllocateStrategy for AveragelyByCircle {

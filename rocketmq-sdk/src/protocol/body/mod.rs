@@ -1,2 +1,65 @@
 //! Typed command bodies (`R/protocol/{body,heartbeat,route}`), JSON in the shapes the Java
 //! peers write and read, fastjson quirks included.
+//!
+//! Every JSON body implements [`JsonBody`]: `decode` accepts standard JSON and fastjson
+//! output (bare numeric and object map keys, see [`fastjson`]); `encode` writes what a
+//! Java peer writes (fastjson's shape: fields in alphabetical order, nulls omitted, enums
+//! by name, non-string keys bare); `encode_standard` writes the same with quoted keys.
+//!
+//! * [`route`] — `TopicRouteData`, `BrokerData`, `QueueData`, `ClusterInfo`;
+//! * [`heartbeat`] — `HeartbeatData` and its consumer/producer/subscription parts;
+//! * [`lock`] — batch lock and unlock of queues;
+//! * [`offset`] — offset reset bodies (MessageQueue-keyed);
+//! * [`consumer`] — consumer list, direct consumption, running info;
+//! * [`register`] — broker registration (plain and compressed) and topic configs.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::ProtocolError;
+
+pub mod consumer;
+pub mod fastjson;
+pub mod heartbeat;
+mod lenient;
+pub mod lock;
+mod message_queue_shim;
+pub mod offset;
+pub mod register;
+pub mod route;
+
+pub use consumer::{
+    CMResult, ConsumeMessageDirectlyResult, ConsumeStatus, ConsumerListByGroupResponseBody,
+    ConsumerRunningInfo, PopProcessQueueInfo, ProcessQueueInfo,
+};
+pub use heartbeat::{
+    ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, MessageModel, ProducerData,
+    SubscriptionData,
+};
+pub use lock::{LockBatchRequestBody, LockBatchResponseBody, UnlockBatchRequestBody};
+pub use message_queue_shim::MessageQueue;
+pub use offset::{MessageQueueForC, ResetOffsetBody, ResetOffsetBodyForC};
+pub use register::{DataVersion, RegisterBrokerBody, TopicConfig, TopicConfigSerializeWrapper};
+pub use route::{BrokerData, ClusterInfo, QueueData, TopicRouteData};
+
+/// A JSON command body.
+pub trait JsonBody: Serialize + DeserializeOwned {
+    /// The body's name in errors.
+    const WHAT: &'static str;
+
+    /// Decodes standard JSON or fastjson output.
+    fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        fastjson::from_slice(bytes, Self::WHAT)
+    }
+
+    /// Encodes as a Java peer would (fastjson's shape, non-string map keys bare).
+    fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
+        fastjson::to_vec(self)
+    }
+
+    /// Encodes as standard JSON (every map key quoted); an error for bodies with
+    /// object-keyed maps, which only have the fastjson form.
+    fn encode_standard(&self) -> Result<Vec<u8>, ProtocolError> {
+        fastjson::to_standard_vec(self)
+    }
+}

@@ -1,8 +1,59 @@
 //! Typed custom headers: each request or response header of the remoting protocol as a
 //! Rust struct, converted to and from a command's `extFields` with the exact Java field
 //! names (`R/protocol/header/*`).
+//!
+//! Rules (as `RemotingCommand.makeCustomHeaderToNet`/`decodeCommandCustomHeader`):
+//! keys are the Java field names, superclass fields included ([`RpcBase`]); values are
+//! strings; `None` is omitted while Java primitives are always written; a missing
+//! required key is [`ProtocolError::MissingField`], an unparsable value
+//! [`ProtocolError::InvalidField`]; unknown keys are ignored. Reading is lenient where
+//! peers vary (booleans `1`/`0` or any case, numbers with surrounding whitespace);
+//! writing is strict.
+//!
+//! Headers are grouped by concern: [`send`], [`pull`], [`offset`], [`query`],
+//! [`client`], [`transaction`], [`namesrv`], [`lock`], [`admin`]; everything is also
+//! re-exported here.
 
 use super::{ExtFields, ProtocolError};
+
+pub(crate) mod macros;
+mod types;
+mod value;
+
+pub mod admin;
+pub mod client;
+pub mod lock;
+pub mod namesrv;
+pub mod offset;
+pub mod pull;
+pub mod query;
+pub mod send;
+pub mod transaction;
+
+pub use admin::CreateTopicRequestHeader;
+pub use client::{
+    ConsumeMessageDirectlyResultRequestHeader, ConsumerSendMsgBackRequestHeader,
+    GetConsumerListByGroupRequestHeader, GetConsumerRunningInfoRequestHeader,
+    NotifyConsumerIdsChangedRequestHeader, UnregisterClientRequestHeader,
+};
+pub use lock::{LockBatchMqRequestHeader, ResetOffsetRequestHeader, UnlockBatchMqRequestHeader};
+pub use namesrv::{
+    GetRouteInfoRequestHeader, RegisterBrokerRequestHeader, RegisterBrokerResponseHeader,
+    UnregisterBrokerRequestHeader,
+};
+pub use offset::{
+    GetEarliestMsgStoretimeRequestHeader, GetEarliestMsgStoretimeResponseHeader,
+    GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader,
+    GetMinOffsetResponseHeader, QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader, SearchOffsetRequestHeader, SearchOffsetResponseHeader,
+    UpdateConsumerOffsetRequestHeader,
+};
+pub use pull::{PullMessageRequestHeader, PullMessageResponseHeader};
+pub use query::{QueryMessageRequestHeader, QueryMessageResponseHeader, ViewMessageRequestHeader};
+pub use send::{SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader};
+pub use transaction::{CheckTransactionStateRequestHeader, EndTransactionRequestHeader};
+pub use types::{BoundaryType, ExpressionType, RpcBase, TopicFilterType, TransactionCommitType};
+pub use value::HeaderValue;
 
 /// A typed custom header.
 pub trait CommandHeader {
@@ -14,4 +65,11 @@ pub trait CommandHeader {
     fn read_from(ext: &ExtFields) -> Result<Self, ProtocolError>
     where
         Self: Sized;
+}
+
+/// The extFields of a header on its own, e.g. to inspect or sign them.
+pub fn to_ext_fields<H: CommandHeader + ?Sized>(header: &H) -> ExtFields {
+    let mut ext = ExtFields::new();
+    header.write_to(&mut ext);
+    ext
 }

@@ -23,7 +23,6 @@ pub mod fastjson;
 pub mod heartbeat;
 mod lenient;
 pub mod lock;
-mod message_queue_shim;
 pub mod offset;
 pub mod register;
 pub mod route;
@@ -37,7 +36,8 @@ pub use heartbeat::{
     SubscriptionData,
 };
 pub use lock::{LockBatchRequestBody, LockBatchResponseBody, UnlockBatchRequestBody};
-pub use message_queue_shim::MessageQueue;
+/// Re-exported so bodies and their users name one queue type.
+pub use crate::protocol::message::MessageQueue;
 pub use offset::{MessageQueueForC, ResetOffsetBody, ResetOffsetBodyForC};
 pub use register::{DataVersion, RegisterBrokerBody, TopicConfig, TopicConfigSerializeWrapper};
 pub use route::{BrokerData, ClusterInfo, QueueData, TopicRouteData};

@@ -148,6 +148,16 @@ impl Store {
             }
         })?;
         let abnormal = storage.exists(&config.abort_path());
+        // Mark the run as live before recovery touches anything: a crash during recovery
+        // must lead to an abnormal recovery next time.
+        let abort = config.abort_path();
+        let f = storage
+            .open_file(&abort, true)
+            .map_err(|e| StoreError::io(&abort, e))?;
+        f.sync_data().map_err(|e| StoreError::io(&abort, e))?;
+        storage
+            .sync_dir(&root)
+            .map_err(|e| StoreError::io(&root, e))?;
         let checkpoint = Checkpoint::open(storage.as_ref(), &config.checkpoint_path())?;
         let schedule: Arc<dyn ScheduleHook> = match &config.schedule_hook {
             Some(h) => h.clone(),
@@ -193,14 +203,6 @@ impl Store {
         // Everything recovered is durable on disk already (or was re-derived from durable
         // data); make it so for the rebuilt consume queues and index before going live.
         inner.flush_all()?;
-        let abort = inner.config.abort_path();
-        let f = storage
-            .open_file(&abort, true)
-            .map_err(|e| StoreError::io(&abort, e))?;
-        f.sync_data().map_err(|e| StoreError::io(&abort, e))?;
-        storage
-            .sync_dir(&root)
-            .map_err(|e| StoreError::io(&root, e))?;
         inner.running.store(true, Ordering::Release);
         let threads = super::services::start(&inner);
         tracing::info!(

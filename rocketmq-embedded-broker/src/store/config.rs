@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -189,10 +189,6 @@ impl StoreConfig {
     /// `<root>/lock`.
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("lock")
-    }
-
-    pub(crate) fn root_path(&self) -> &Path {
-        &self.root
     }
 }
 

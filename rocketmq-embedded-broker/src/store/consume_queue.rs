@@ -180,11 +180,6 @@ impl ConsumeQueue {
         self.segs.max_offset() / CQ_UNIT_SIZE
     }
 
-    /// End of the last record dispatched here, -1 if none.
-    pub(crate) fn max_physic_offset(&self) -> i64 {
-        self.max_physic_offset.load(Ordering::Acquire)
-    }
-
     /// Appends the unit for `queue_offset`. A unit for an offset below the current end is a
     /// re-dispatch after recovery and is skipped; a gap is filled with blank units.
     pub(crate) fn put(
@@ -193,7 +188,7 @@ impl ConsumeQueue {
         commit_log_offset: i64,
         size: i32,
         tags_code: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let expected = queue_offset * CQ_UNIT_SIZE;
         let seg_size = self.segs.segment_size();
         if self.segs.last().is_none() {
@@ -210,7 +205,7 @@ impl ConsumeQueue {
         let cur = self.segs.max_offset();
         if expected < cur {
             tracing::debug!(topic = %self.topic, queue = self.queue_id, queue_offset, "unit already present, skipped");
-            return Ok(());
+            return Ok(false);
         }
         if expected > cur {
             tracing::warn!(
@@ -223,7 +218,7 @@ impl ConsumeQueue {
         seg.append(&CqUnit::encode(commit_log_offset, size, tags_code))?;
         self.max_physic_offset
             .store(commit_log_offset + i64::from(size), Ordering::Release);
-        Ok(())
+        Ok(true)
     }
 
     fn fill_blanks(&self, from: u64, to: u64) -> StoreResult<()> {

@@ -29,15 +29,6 @@ pub const INDEX_SLOT_SIZE: u64 = 4;
 /// Bytes per index entry.
 pub const INDEX_ENTRY_SIZE: u64 = 20;
 
-/// `abs(String.hashCode(key))`, with `i32::MIN` mapped to 0 (upstream `indexKeyHashMethod`).
-pub(crate) fn index_key_hash(java_hash: i32) -> i32 {
-    if java_hash == i32::MIN {
-        0
-    } else {
-        java_hash.abs()
-    }
-}
-
 /// The index file header.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct IndexHeader {

@@ -218,20 +218,6 @@ impl Segment {
         Ok(at)
     }
 
-    /// Appends several pieces back to back (one lock), returning the first piece's offset.
-    pub(crate) fn append_all(&self, pieces: &[&[u8]]) -> StoreResult<u64> {
-        let mut cache = write_lock(&self.cache);
-        let at = self.wrote.load(Ordering::Acquire);
-        let mut pos = at;
-        for p in pieces {
-            self.write_locked(&mut cache, pos, p)
-                .map_err(|e| StoreError::io(&self.path, e))?;
-            pos += p.len() as u64;
-        }
-        self.wrote.store(pos, Ordering::Release);
-        Ok(at)
-    }
-
     /// Marks the rest of the file as written (after an end-of-file blank marker).
     pub(crate) fn mark_full(&self) {
         let _cache = write_lock(&self.cache);

@@ -5,7 +5,7 @@
 //! (`UtilAll.offset2FileName`), so offsets keep growing across files and deleting the oldest
 //! file never renumbers anything.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use super::error::{StoreError, StoreResult};
@@ -42,10 +42,6 @@ impl SegmentQueue {
             segment_size,
             segments: RwLock::new(Vec::new()),
         }
-    }
-
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
     }
 
     pub(crate) fn segment_size(&self) -> u64 {
@@ -103,10 +99,6 @@ impl SegmentQueue {
 
     pub(crate) fn segments(&self) -> Vec<Arc<Segment>> {
         read_lock(&self.segments).clone()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        read_lock(&self.segments).len()
     }
 
     pub(crate) fn first(&self) -> Option<Arc<Segment>> {
@@ -277,16 +269,6 @@ impl SegmentQueue {
         }
         let _ = self.storage.sync_dir(&self.dir);
         Ok(gone)
-    }
-
-    /// Deletes every segment and the directory itself.
-    pub(crate) fn destroy(&self) -> StoreResult<()> {
-        write_lock(&self.segments).clear();
-        match self.storage.remove_dir_all(&self.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::io(&self.dir, e)),
-        }
     }
 
     /// Forgets every cached page (a simulated process crash).

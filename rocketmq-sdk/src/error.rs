@@ -114,11 +114,27 @@ mod tests {
 
     #[test]
     fn java_retry_codes() {
-        let e = |code| Error::Broker { addr: "b".into(), code, remark: String::new() };
-        assert_eq!(e(ResponseCode::SYSTEM_BUSY).retry_hint(), RetryHint::RetryOtherBroker);
-        assert_eq!(e(ResponseCode::GO_AWAY).retry_hint(), RetryHint::RetryOtherBroker);
-        assert_eq!(e(ResponseCode::MESSAGE_ILLEGAL).retry_hint(), RetryHint::DontRetry);
-        assert_eq!(e(ResponseCode::INVALID_PARAMETER).retry_hint(), RetryHint::DontRetry);
+        let e = |code| Error::Broker {
+            addr: "b".into(),
+            code,
+            remark: String::new(),
+        };
+        assert_eq!(
+            e(ResponseCode::SYSTEM_BUSY).retry_hint(),
+            RetryHint::RetryOtherBroker
+        );
+        assert_eq!(
+            e(ResponseCode::GO_AWAY).retry_hint(),
+            RetryHint::RetryOtherBroker
+        );
+        assert_eq!(
+            e(ResponseCode::MESSAGE_ILLEGAL).retry_hint(),
+            RetryHint::DontRetry
+        );
+        assert_eq!(
+            e(ResponseCode::INVALID_PARAMETER).retry_hint(),
+            RetryHint::DontRetry
+        );
         assert!(Error::Timeout(Duration::from_secs(1)).is_timeout());
         assert!(!e(ResponseCode::SYSTEM_BUSY).is_timeout());
     }

@@ -129,10 +129,9 @@ impl Dispatcher {
             .iter()
             .find_map(|f| f.take_failure(RequestCode(code)));
         let response = if let Some(injected) = injected {
-            Some(
-                RemotingCommand::new_response(injected)
-                    .with_remark(format!("injected fault: {injected:?} for request code {code}")),
-            )
+            Some(RemotingCommand::new_response(injected).with_remark(format!(
+                "injected fault: {injected:?} for request code {code}"
+            )))
         } else {
             self.process(channel, request).await
         };

@@ -27,6 +27,8 @@ pub mod offset;
 pub mod register;
 pub mod route;
 
+/// Re-exported so bodies and their users name one queue type.
+pub use crate::protocol::message::MessageQueue;
 pub use consumer::{
     CMResult, ConsumeMessageDirectlyResult, ConsumeStatus, ConsumerListByGroupResponseBody,
     ConsumerRunningInfo, PopProcessQueueInfo, ProcessQueueInfo,
@@ -36,8 +38,6 @@ pub use heartbeat::{
     SubscriptionData,
 };
 pub use lock::{LockBatchRequestBody, LockBatchResponseBody, UnlockBatchRequestBody};
-/// Re-exported so bodies and their users name one queue type.
-pub use crate::protocol::message::MessageQueue;
 pub use offset::{MessageQueueForC, ResetOffsetBody, ResetOffsetBodyForC};
 pub use register::{DataVersion, RegisterBrokerBody, TopicConfig, TopicConfigSerializeWrapper};
 pub use route::{BrokerData, ClusterInfo, QueueData, TopicRouteData};

@@ -591,6 +591,14 @@ impl BrokerHandle {
         Ok(out)
     }
 
+    /// How many pulls this broker is holding right now (long polling): lets a test wait
+    /// until a consumer is parked before producing. 0 when not running.
+    pub fn held_pulls(&self) -> usize {
+        self.core()
+            .map(|c| c.held_pulls.load(std::sync::atomic::Ordering::Acquire))
+            .unwrap_or(0)
+    }
+
     /// Committed offsets of `group` on `topic` on this broker: queue id → next offset to
     /// consume. Empty when the broker is not running.
     pub fn consumer_offsets(&self, group: &str, topic: &str) -> BTreeMap<i32, i64> {

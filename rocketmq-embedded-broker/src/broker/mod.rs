@@ -11,6 +11,7 @@ pub(crate) mod topics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rocketmq_sdk::protocol::ResponseCode;
 use rocketmq_sdk::protocol::body::register::DataVersion as WireDataVersion;
@@ -57,9 +58,26 @@ pub(crate) struct BrokerCore {
     pub(crate) registrar: Registrar,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) uniq_ids: UniqIdGenerator,
+    /// Pulls currently held by long polling.
+    pub(crate) held_pulls: AtomicUsize,
+}
+
+/// Counts a held pull while alive.
+pub(crate) struct HoldGuard<'a>(&'a AtomicUsize);
+
+impl Drop for HoldGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl BrokerCore {
+    /// Marks a pull as held until the guard drops.
+    pub(crate) fn hold_pull(&self) -> HoldGuard<'_> {
+        self.held_pulls.fetch_add(1, Ordering::AcqRel);
+        HoldGuard(&self.held_pulls)
+    }
+
     /// The send status a test forced, if any (this broker's faults first).
     pub(crate) fn forced_send_status(&self) -> Option<ResponseCode> {
         self.faults.iter().find_map(|f| f.send_status())
@@ -176,6 +194,7 @@ impl Broker {
             registrar,
             clock,
             uniq_ids,
+            held_pulls: AtomicUsize::new(0),
             config,
         });
         let mut dispatcher = Dispatcher::new();

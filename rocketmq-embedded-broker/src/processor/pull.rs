@@ -86,6 +86,7 @@ impl PullProcessor {
         let deadline = core.clock.now_millis().saturating_add(hold_ms);
         let mut seen = first.max_offset.max(header.queue_offset);
         debug!(hold_ms, "pull suspended");
+        let _held = core.hold_pull();
         loop {
             let now = core.clock.now_millis();
             if now >= deadline || !core.store.is_running() {

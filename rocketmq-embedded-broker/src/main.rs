@@ -80,11 +80,19 @@ async fn main() -> ExitCode {
     let ns = broker.name_server_addr();
     println!("name server  {ns}");
     for b in broker.brokers() {
-        println!("broker       {} {} (cluster {})", b.name(), b.addr(), args.cluster);
+        println!(
+            "broker       {} {} (cluster {})",
+            b.name(),
+            b.addr(),
+            args.cluster
+        );
     }
     match &args.store {
         Some(dir) => println!("store        {} ({:?} flush)", dir.display(), args.flush),
-        None => println!("store        memory ({:?} flush; data is lost on exit)", args.flush),
+        None => println!(
+            "store        memory ({:?} flush; data is lost on exit)",
+            args.flush
+        ),
     }
     if ns.starts_with("127.") || ns.starts_with("[::1]") {
         println!("listening on loopback only; use --listen <ip>:<port> to serve other hosts");

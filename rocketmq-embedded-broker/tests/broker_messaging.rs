@@ -47,10 +47,17 @@ async fn send_v2_stores_the_message_and_answers_like_a_java_broker() {
     assert_eq!(m.commit_log_offset, id.commit_log_offset);
     assert_eq!(m.store_host.to_string(), broker.broker_addrs()[0]);
     assert!(m.born_host.ip().is_loopback());
-    assert_ne!(m.born_host.port(), m.store_host.port(), "born host is the client");
+    assert_ne!(
+        m.born_host.port(),
+        m.store_host.port(),
+        "born host is the client"
+    );
     assert_eq!(m.message.property(keys::CLUSTER), Some("DefaultCluster"));
     assert_eq!(h1.transaction_id.as_deref(), m.message.uniq_key());
-    assert!(m.message.uniq_key().is_some(), "the broker assigns a UNIQ_KEY");
+    assert!(
+        m.message.uniq_key().is_some(),
+        "the broker assigns a UNIQ_KEY"
+    );
 }
 
 #[tokio::test]
@@ -91,7 +98,10 @@ async fn batch_sends_store_each_message_and_join_the_ids() {
     let bodies: Vec<&[u8]> = stored.iter().map(|m| &m.message.body[..]).collect();
     assert_eq!(bodies, vec![&b"a"[..], b"bb", b"ccc"]);
     assert_eq!(stored[2].queue_offset, 2);
-    assert_eq!(stored[1].message.uniq_key(), Some("UNIQ0000000000000000000000000001"));
+    assert_eq!(
+        stored[1].message.uniq_key(),
+        Some("UNIQ0000000000000000000000000001")
+    );
 
     let retry = conn
         .request(batch_request("%RETRY%g", 0, &[b"x"]), T)
@@ -184,11 +194,20 @@ async fn injected_faults_fail_sends_without_storing_or_force_a_store_status() {
         let r = send(&conn, "T", 0, b"x").await;
         assert_eq!(r.response_code(), ResponseCode::SYSTEM_BUSY);
     }
-    assert!(broker.messages("T").unwrap().is_empty(), "failed sends store nothing");
+    assert!(
+        broker.messages("T").unwrap().is_empty(),
+        "failed sends store nothing"
+    );
     send_ok(&conn, "T", 0, b"x").await;
 
-    broker.broker(0).faults().fail_next_sends(1, ResponseCode::SERVICE_NOT_AVAILABLE);
-    let r = conn.request(batch_request("T", 0, &[b"b"]), T).await.unwrap();
+    broker
+        .broker(0)
+        .faults()
+        .fail_next_sends(1, ResponseCode::SERVICE_NOT_AVAILABLE);
+    let r = conn
+        .request(batch_request("T", 0, &[b"b"]), T)
+        .await
+        .unwrap();
     assert_eq!(r.response_code(), ResponseCode::SERVICE_NOT_AVAILABLE);
 
     broker
@@ -248,7 +267,11 @@ async fn pull_follows_the_status_table() {
     assert_eq!(r.response_code(), ResponseCode::PULL_NOT_FOUND);
     assert_eq!(h.next_begin_offset, 0);
     let (r, _) = pull(&conn, &pull_header("g", "T", 0, 5)).await;
-    assert_eq!(r.response_code(), ResponseCode::PULL_OFFSET_MOVED, "empty queue, offset != 0");
+    assert_eq!(
+        r.response_code(),
+        ResponseCode::PULL_OFFSET_MOVED,
+        "empty queue, offset != 0"
+    );
 
     for i in 0..3 {
         send_ok(&conn, "T", 0, format!("m{i}").as_bytes()).await;
@@ -256,7 +279,10 @@ async fn pull_follows_the_status_table() {
     let (r, h) = pull(&conn, &pull_header("g", "T", 0, 0)).await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
     assert_eq!(r.remark.as_deref(), Some("FOUND"));
-    assert_eq!(bodies(&r), vec![b"m0".to_vec(), b"m1".to_vec(), b"m2".to_vec()]);
+    assert_eq!(
+        bodies(&r),
+        vec![b"m0".to_vec(), b"m1".to_vec(), b"m2".to_vec()]
+    );
     assert_eq!((h.next_begin_offset, h.min_offset, h.max_offset), (3, 0, 3));
     assert_eq!(h.suggest_which_broker_id, 0);
 
@@ -340,9 +366,15 @@ async fn pull_errors_name_the_problem() {
     let mut unparsable = pull_header("g", "T", 0, 0);
     unparsable.subscription = Some("||".into());
     let cases = [
-        (pull_header("g", "Nope", 0, 0), ResponseCode::TOPIC_NOT_EXIST),
+        (
+            pull_header("g", "Nope", 0, 0),
+            ResponseCode::TOPIC_NOT_EXIST,
+        ),
         (pull_header("g", "T", 2, 0), ResponseCode::INVALID_PARAMETER),
-        (pull_header("g", "T", -1, 0), ResponseCode::INVALID_PARAMETER),
+        (
+            pull_header("g", "T", -1, 0),
+            ResponseCode::INVALID_PARAMETER,
+        ),
         (no_sub, ResponseCode::SUBSCRIPTION_NOT_EXIST),
         (sql, ResponseCode::SYSTEM_ERROR),
         (unparsable, ResponseCode::SUBSCRIPTION_PARSE_FAILED),
@@ -410,7 +442,10 @@ async fn a_held_pull_times_out_with_pull_not_found_and_ends_when_its_connection_
     let started = std::time::Instant::now();
     let (r, _) = pull(&consumer, &h).await;
     assert_eq!(r.response_code(), ResponseCode::PULL_NOT_FOUND);
-    assert!(started.elapsed() >= std::time::Duration::from_millis(250), "it was held");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(250),
+        "it was held"
+    );
 
     h.suspend_timeout_millis = 60_000;
     let c2 = consumer.clone();
@@ -419,7 +454,10 @@ async fn a_held_pull_times_out_with_pull_not_found_and_ends_when_its_connection_
     assert!(wait_until(|| b.held_pulls() == 1).await);
     consumer.close();
     assert!(pending.await.unwrap().is_err());
-    assert!(wait_until(|| b.held_pulls() == 0).await, "the hold ended with its connection");
+    assert!(
+        wait_until(|| b.held_pulls() == 0).await,
+        "the hold ended with its connection"
+    );
 }
 
 #[tokio::test]
@@ -459,7 +497,12 @@ async fn commit_offset_flag_and_offset_queries() {
     let (r, _) = pull(&conn, &p).await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
     let r = conn.request(query(Some(false)), T).await.unwrap();
-    assert_eq!(r.decode_header::<QueryConsumerOffsetResponseHeader>().unwrap().offset, 1);
+    assert_eq!(
+        r.decode_header::<QueryConsumerOffsetResponseHeader>()
+            .unwrap()
+            .offset,
+        1
+    );
 
     let update = |group: &str, topic: &str, offset: i64| {
         RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET).with_header(
@@ -476,8 +519,14 @@ async fn commit_offset_flag_and_offset_queries() {
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
     conn.send_oneway(update("g", "T", 9)).unwrap();
     assert!(wait_until(|| broker.consumer_offsets("g", "T").get(&0) == Some(&9)).await);
-    let r = conn.request(update("unknown-group", "T", 1), T).await.unwrap();
-    assert_eq!(r.response_code(), ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST);
+    let r = conn
+        .request(update("unknown-group", "T", 1), T)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.response_code(),
+        ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST
+    );
     let r = conn.request(update("g", "NoTopic", 1), T).await.unwrap();
     assert_eq!(r.response_code(), ResponseCode::TOPIC_NOT_EXIST);
 }
@@ -511,7 +560,9 @@ async fn queue_offsets_by_position_and_time() {
     send_ok(&conn, "T", 0, b"c").await; // 1_001_000
     let r = conn.request(earliest(), T).await.unwrap();
     assert_eq!(
-        r.decode_header::<GetEarliestMsgStoretimeResponseHeader>().unwrap().timestamp,
+        r.decode_header::<GetEarliestMsgStoretimeResponseHeader>()
+            .unwrap()
+            .timestamp,
         1_000_000
     );
     let max = conn
@@ -527,7 +578,12 @@ async fn queue_offsets_by_position_and_time() {
         )
         .await
         .unwrap();
-    assert_eq!(max.decode_header::<GetMaxOffsetResponseHeader>().unwrap().offset, 3);
+    assert_eq!(
+        max.decode_header::<GetMaxOffsetResponseHeader>()
+            .unwrap()
+            .offset,
+        3
+    );
     let min = conn
         .request(
             RemotingCommand::request(RequestCode::GET_MIN_OFFSET).with_header(
@@ -541,7 +597,12 @@ async fn queue_offsets_by_position_and_time() {
         )
         .await
         .unwrap();
-    assert_eq!(min.decode_header::<GetMinOffsetResponseHeader>().unwrap().offset, 0);
+    assert_eq!(
+        min.decode_header::<GetMinOffsetResponseHeader>()
+            .unwrap()
+            .offset,
+        0
+    );
     let search = |ts: i64, boundary: BoundaryType| {
         let conn = conn.clone();
         async move {
@@ -561,7 +622,9 @@ async fn queue_offsets_by_position_and_time() {
                 .await
                 .unwrap();
             assert_eq!(r.response_code(), ResponseCode::SUCCESS);
-            r.decode_header::<SearchOffsetResponseHeader>().unwrap().offset
+            r.decode_header::<SearchOffsetResponseHeader>()
+                .unwrap()
+                .offset
         }
     };
     assert_eq!(search(1_000_000, BoundaryType::Lower).await, 0);
@@ -590,33 +653,42 @@ async fn query_by_key_and_view_by_offset() {
         .unwrap();
     let sent: SendMessageResponseHeader = r.decode_header().unwrap();
     let query = |key: &str, unique: Option<bool>| {
-        RemotingCommand::request(RequestCode::QUERY_MESSAGE).with_header(&QueryMessageRequestHeader {
-            topic: "T".into(),
-            key: key.into(),
-            max_num: 10,
-            begin_timestamp: 0,
-            end_timestamp: i64::MAX,
-            unique_key_query: unique,
-            ..Default::default()
-        })
+        RemotingCommand::request(RequestCode::QUERY_MESSAGE).with_header(
+            &QueryMessageRequestHeader {
+                topic: "T".into(),
+                key: key.into(),
+                max_num: 10,
+                begin_timestamp: 0,
+                end_timestamp: i64::MAX,
+                unique_key_query: unique,
+                ..Default::default()
+            },
+        )
     };
     let r = conn.request(query("order-42", None), T).await.unwrap();
     assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
     assert_eq!(bodies(&r), vec![b"keyed".to_vec()]);
     let r = conn
-        .request(query(sent.transaction_id.as_deref().unwrap(), Some(true)), T)
+        .request(
+            query(sent.transaction_id.as_deref().unwrap(), Some(true)),
+            T,
+        )
         .await
         .unwrap();
     assert_eq!(bodies(&r), vec![b"keyed".to_vec()], "found by UNIQ_KEY");
     let r = conn.request(query("order-43", None), T).await.unwrap();
     assert_eq!(r.response_code(), ResponseCode::QUERY_NOT_FOUND);
 
-    let offset = decode_offset_msg_id(&sent.msg_id).unwrap().commit_log_offset;
+    let offset = decode_offset_msg_id(&sent.msg_id)
+        .unwrap()
+        .commit_log_offset;
     let view = |offset: i64| {
-        RemotingCommand::request(RequestCode::VIEW_MESSAGE_BY_ID).with_header(&ViewMessageRequestHeader {
-            topic: Some("T".into()),
-            offset,
-        })
+        RemotingCommand::request(RequestCode::VIEW_MESSAGE_BY_ID).with_header(
+            &ViewMessageRequestHeader {
+                topic: Some("T".into()),
+                offset,
+            },
+        )
     };
     let r = conn.request(view(offset), T).await.unwrap();
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);

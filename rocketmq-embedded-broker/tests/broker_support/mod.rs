@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
+use rocketmq_sdk::protocol::body::heartbeat::{ConsumeFromWhere, ConsumeType};
 use rocketmq_sdk::protocol::body::{
     ConsumerData, HeartbeatData, JsonBody, MessageModel, ProducerData, SubscriptionData,
 };
-use rocketmq_sdk::protocol::body::heartbeat::{ConsumeFromWhere, ConsumeType};
 use rocketmq_sdk::protocol::header::pull::pull_sys_flag;
 use rocketmq_sdk::protocol::header::{
     PullMessageRequestHeader, PullMessageResponseHeader, SendMessageRequestHeaderV2,
@@ -119,7 +119,12 @@ pub fn props(tags: Option<&str>, key: Option<&str>) -> String {
     p.to_wire_string().unwrap()
 }
 
-pub fn send_request(topic: &str, queue_id: i32, body: &[u8], tags: Option<&str>) -> RemotingCommand {
+pub fn send_request(
+    topic: &str,
+    queue_id: i32,
+    body: &[u8],
+    tags: Option<&str>,
+) -> RemotingCommand {
     let mut h = send_header(topic, queue_id);
     h.properties = Some(props(tags, None));
     RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
@@ -145,7 +150,12 @@ pub async fn send_tagged(
         .expect("send")
 }
 
-pub async fn send_ok(conn: &Connection, topic: &str, queue_id: i32, body: &[u8]) -> SendMessageResponseHeader {
+pub async fn send_ok(
+    conn: &Connection,
+    topic: &str,
+    queue_id: i32,
+    body: &[u8],
+) -> SendMessageResponseHeader {
     let r = send(conn, topic, queue_id, body).await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
     r.decode_header().unwrap()
@@ -171,7 +181,12 @@ pub fn batch_request(topic: &str, queue_id: i32, bodies: &[&[u8]]) -> RemotingCo
         .with_body(body.freeze())
 }
 
-pub fn pull_header(group: &str, topic: &str, queue_id: i32, offset: i64) -> PullMessageRequestHeader {
+pub fn pull_header(
+    group: &str,
+    topic: &str,
+    queue_id: i32,
+    offset: i64,
+) -> PullMessageRequestHeader {
     PullMessageRequestHeader {
         consumer_group: group.into(),
         topic: topic.into(),
@@ -191,7 +206,10 @@ pub fn pull_request(h: &PullMessageRequestHeader) -> RemotingCommand {
     RemotingCommand::request(RequestCode::PULL_MESSAGE).with_header(h)
 }
 
-pub async fn pull(conn: &Connection, h: &PullMessageRequestHeader) -> (RemotingCommand, PullMessageResponseHeader) {
+pub async fn pull(
+    conn: &Connection,
+    h: &PullMessageRequestHeader,
+) -> (RemotingCommand, PullMessageResponseHeader) {
     let r = conn.request(pull_request(h), T).await.expect("pull");
     let header = r
         .decode_header()
@@ -233,25 +251,39 @@ pub fn heartbeat_body(client_id: &str, group: &str, topic: &str, expr: &str) -> 
     }
 }
 
-pub async fn heartbeat(conn: &Connection, client_id: &str, group: &str, topic: &str, expr: &str) -> RemotingCommand {
-    let body = heartbeat_body(client_id, group, topic, expr).encode().unwrap();
+pub async fn heartbeat(
+    conn: &Connection,
+    client_id: &str,
+    group: &str,
+    topic: &str,
+    expr: &str,
+) -> RemotingCommand {
+    let body = heartbeat_body(client_id, group, topic, expr)
+        .encode()
+        .unwrap();
     let r = conn
-        .request(RemotingCommand::request(RequestCode::HEART_BEAT).with_body(body), T)
+        .request(
+            RemotingCommand::request(RequestCode::HEART_BEAT).with_body(body),
+            T,
+        )
         .await
         .expect("heartbeat");
     assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
     r
 }
 
-/// Writes raw bytes on a fresh socket and reads one response frame.
+/// Writes raw bytes on a fresh socket and reads the first response frame.
 pub async fn raw_exchange(addr: &str, frame: &[u8]) -> RemotingCommand {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(frame).await.unwrap();
     let mut codec = RemotingCodec::new();
     let mut buf = BytesMut::new();
     loop {
-        if let Some(c) = codec.decode(&mut buf).unwrap() {
-            return c;
+        // Skip requests the broker sends on its own (e.g. NOTIFY_CONSUMER_IDS_CHANGED).
+        while let Some(c) = codec.decode(&mut buf).unwrap() {
+            if c.is_response() {
+                return c;
+            }
         }
         let mut chunk = [0u8; 4096];
         let n = tokio::time::timeout(T, s.read(&mut chunk))

@@ -16,4 +16,7 @@ pub mod remoting;
 
 pub use client::{Client, ClientBuilder, ClientConfig};
 pub use error::{Error, Result, RetryHint};
-pub use producer::{Producer, ProducerBuilder, ProducerConfig, SendReceipt, SendStatus};
+pub use producer::{
+    Producer, ProducerBuilder, ProducerConfig, SendReceipt, SendStatus, TransactionListener,
+    TransactionProducer, TransactionReceipt, TransactionState,
+};

@@ -1,7 +1,17 @@
 //! # rocketmq-embedded-broker
 //!
 //! An in-process Apache RocketMQ name server and broker for tests and development.
-//! Under construction: see the README's status table.
 #![deny(missing_docs)]
 
+mod broker;
+mod embedded;
+mod error;
+pub mod faults;
+pub mod namesrv;
+mod processor;
 pub mod server;
+pub mod store;
+
+pub use embedded::{BrokerHandle, EmbeddedBroker, EmbeddedBrokerBuilder, FlushMode, StoreLocation};
+pub use error::BrokerError;
+pub use faults::Faults;

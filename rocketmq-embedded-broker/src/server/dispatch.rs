@@ -14,6 +14,7 @@ use rocketmq_sdk::protocol::{LanguageCode, RemotingCommand, RequestCode, Respons
 use tracing::error;
 
 use super::ClientChannel;
+use crate::faults::Faults;
 
 /// What a processor knows about the request besides the command itself.
 #[derive(Debug, Clone)]
@@ -46,6 +47,7 @@ pub trait ConnectionListener: Send + Sync + 'static {
 pub struct Dispatcher {
     processors: HashMap<i32, Arc<dyn RequestProcessor>>,
     listeners: Vec<Arc<dyn ConnectionListener>>,
+    faults: Vec<Arc<Faults>>,
     max_frame: usize,
 }
 
@@ -65,6 +67,7 @@ impl Default for Dispatcher {
         Dispatcher {
             processors: HashMap::new(),
             listeners: Vec::new(),
+            faults: Vec::new(),
             max_frame: DEFAULT_MAX_FRAME,
         }
     }
@@ -86,6 +89,12 @@ impl Dispatcher {
     /// Adds a connection listener.
     pub fn add_listener(&mut self, listener: Arc<dyn ConnectionListener>) {
         self.listeners.push(listener);
+    }
+
+    /// Consults `faults` before every request: a matching rule answers in place of the
+    /// processor.
+    pub fn add_faults(&mut self, faults: Arc<Faults>) {
+        self.faults.push(faults);
     }
 
     /// Sets the frame limit for connections served with this dispatcher.
@@ -115,7 +124,37 @@ impl Dispatcher {
         let opaque = request.opaque;
         let code = request.code;
         let serialize_type = request.serialize_type;
-        let response = match self.processors.get(&code) {
+        let injected = self
+            .faults
+            .iter()
+            .find_map(|f| f.take_failure(RequestCode(code)));
+        let response = if let Some(injected) = injected {
+            Some(RemotingCommand::new_response(injected).with_remark(format!(
+                "injected fault: {injected:?} for request code {code}"
+            )))
+        } else {
+            self.process(channel, request).await
+        };
+        if let Some(mut response) = response {
+            if oneway {
+                return;
+            }
+            response.opaque = opaque;
+            response.flag |= FLAG_RESPONSE;
+            response.version = version::CURRENT;
+            response.language = LanguageCode::JAVA;
+            response.serialize_type = serialize_type;
+            channel.send(response);
+        }
+    }
+
+    async fn process(
+        &self,
+        channel: &ClientChannel,
+        request: RemotingCommand,
+    ) -> Option<RemotingCommand> {
+        let code = request.code;
+        match self.processors.get(&code) {
             None => Some(
                 RemotingCommand::response_to(&request, ResponseCode::REQUEST_CODE_NOT_SUPPORTED)
                     .with_remark(format!(" request type {code} not supported")),
@@ -143,17 +182,6 @@ impl Dispatcher {
                     }
                 }
             }
-        };
-        if let Some(mut response) = response {
-            if oneway {
-                return;
-            }
-            response.opaque = opaque;
-            response.flag |= FLAG_RESPONSE;
-            response.version = version::CURRENT;
-            response.language = LanguageCode::JAVA;
-            response.serialize_type = serialize_type;
-            channel.send(response);
         }
     }
 }

@@ -33,14 +33,24 @@ impl Server {
     /// The bind error.
     pub async fn bind(addr: &str, dispatcher: Arc<Dispatcher>) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
-        let local_addr = listener.local_addr()?;
+        Ok(Self::from_listener(listener, dispatcher))
+    }
+
+    /// Serves `dispatcher` on an already bound listener (when the address must be known
+    /// before the dispatcher can be built, e.g. a broker's store host).
+    ///
+    /// A listener whose local address cannot be read reports `0.0.0.0:0`.
+    pub fn from_listener(listener: TcpListener, dispatcher: Arc<Dispatcher>) -> Server {
+        let local_addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, dispatcher, rx));
-        Ok(Server {
+        Server {
             local_addr,
             shutdown,
             task,
-        })
+        }
     }
 
     /// The bound address (with the real port when bound to port 0).

@@ -27,6 +27,7 @@ pub mod offset;
 pub mod register;
 pub mod route;
 
+/// Re-exported so bodies and their users name one queue type.
 pub use crate::protocol::message::MessageQueue;
 pub use consumer::{
     CMResult, ConsumeMessageDirectlyResult, ConsumeStatus, ConsumerListByGroupResponseBody,

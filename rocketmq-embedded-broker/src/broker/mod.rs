@@ -1,0 +1,278 @@
+//! The broker role: its state (topics, groups, offsets, clients, locks, the store), how it
+//! registers with the name server, and its life cycle (start, graceful shutdown, crash).
+//! The request handling itself lives in [`crate::processor`].
+
+mod clients;
+mod config;
+mod groups;
+mod locks;
+mod offsets;
+pub(crate) mod topics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rocketmq_sdk::protocol::ResponseCode;
+use rocketmq_sdk::protocol::body::register::DataVersion as WireDataVersion;
+use rocketmq_sdk::protocol::message::id::UniqIdGenerator;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+pub(crate) use clients::{ClientInfo, ClientManager, ConsumerRegistration};
+pub(crate) use config::BrokerConfig;
+pub(crate) use groups::GroupManager;
+pub(crate) use locks::LockManager;
+pub(crate) use offsets::OffsetManager;
+pub(crate) use topics::TopicManager;
+
+use crate::error::BrokerError;
+use crate::faults::Faults;
+use crate::namesrv::{BrokerRegistration, RouteTable};
+use crate::server::{Dispatcher, Server};
+use crate::store::{Clock, Store, StoreConfigBuilder};
+
+/// How a broker announces itself to name servers.
+#[derive(Debug, Clone)]
+pub(crate) enum Registrar {
+    /// Not at all (a broker without a name server).
+    #[allow(dead_code)]
+    None,
+    /// Straight into a route table of this process.
+    Direct(Arc<RouteTable>),
+}
+
+/// Everything a broker's processors share.
+#[derive(Debug)]
+pub(crate) struct BrokerCore {
+    pub(crate) config: BrokerConfig,
+    pub(crate) addr: SocketAddr,
+    pub(crate) store: Arc<Store>,
+    pub(crate) topics: TopicManager,
+    pub(crate) groups: GroupManager,
+    pub(crate) offsets: OffsetManager,
+    pub(crate) clients: Arc<ClientManager>,
+    pub(crate) locks: LockManager,
+    pub(crate) faults: Vec<Arc<Faults>>,
+    pub(crate) registrar: Registrar,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) uniq_ids: UniqIdGenerator,
+    /// Pulls currently held by long polling.
+    pub(crate) held_pulls: AtomicUsize,
+}
+
+/// Counts a held pull while alive.
+pub(crate) struct HoldGuard<'a>(&'a AtomicUsize);
+
+impl Drop for HoldGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl BrokerCore {
+    /// Marks a pull as held until the guard drops.
+    pub(crate) fn hold_pull(&self) -> HoldGuard<'_> {
+        self.held_pulls.fetch_add(1, Ordering::AcqRel);
+        HoldGuard(&self.held_pulls)
+    }
+
+    /// The send status a test forced, if any (this broker's faults first).
+    pub(crate) fn forced_send_status(&self) -> Option<ResponseCode> {
+        self.faults.iter().find_map(|f| f.send_status())
+    }
+
+    /// What this broker tells the name server.
+    fn registration(&self) -> BrokerRegistration {
+        let v = self.topics.data_version();
+        let mut reg = BrokerRegistration::master(
+            &self.config.cluster_name,
+            &self.config.broker_name,
+            self.addr.to_string(),
+        );
+        reg.broker_id = self.config.broker_id;
+        reg.data_version = WireDataVersion {
+            counter: v.counter,
+            state_version: v.state_version,
+            timestamp: v.timestamp,
+        };
+        reg.topics = self.topics.all().values().map(topics::to_wire).collect();
+        reg
+    }
+
+    /// Registers (again) with the name server: at start and after every topic change, as
+    /// upstream's `registerBrokerAll`.
+    pub(crate) fn register(&self) {
+        match &self.registrar {
+            Registrar::None => {}
+            Registrar::Direct(routes) => {
+                routes.register_broker(self.registration());
+            }
+        }
+    }
+
+    fn unregister(&self) {
+        match &self.registrar {
+            Registrar::None => {}
+            Registrar::Direct(routes) => routes.unregister_broker(
+                &self.config.cluster_name,
+                &self.addr.to_string(),
+                &self.config.broker_name,
+                self.config.broker_id,
+            ),
+        }
+    }
+
+    /// Writes the config files (topics, groups, offsets).
+    fn persist(&self) {
+        if let Err(e) = self.topics.persist() {
+            error!(error = %e, "topics.json could not be written");
+        }
+        if let Err(e) = self.groups.persist() {
+            error!(error = %e, "subscriptionGroup.json could not be written");
+        }
+        if let Err(e) = self.offsets.persist_if_dirty() {
+            error!(error = %e, "consumerOffset.json could not be written");
+        }
+    }
+}
+
+/// A running broker.
+#[derive(Debug)]
+pub(crate) struct Broker {
+    core: Arc<BrokerCore>,
+    server: Option<Server>,
+    offset_flusher: JoinHandle<()>,
+}
+
+impl Broker {
+    /// Opens (and recovers) the store, loads the config files, starts serving on
+    /// `listener` and registers with the name server.
+    pub(crate) async fn start_on(
+        listener: TcpListener,
+        config: BrokerConfig,
+        store: StoreConfigBuilder,
+        registrar: Registrar,
+        faults: Vec<Arc<Faults>>,
+    ) -> Result<Broker, BrokerError> {
+        let addr = listener.local_addr().map_err(|source| BrokerError::Bind {
+            addr: config.listen_addr.clone(),
+            source,
+        })?;
+        let store_config = store
+            .store_host(addr)
+            .max_message_size(config.max_message_size)
+            .message_delay_level(config.message_delay_level.clone())
+            .build()?;
+        let clock = store_config.clock.clone();
+        let (store, report) = Store::open(store_config)?;
+        if report.abnormal {
+            warn!(broker = %config.broker_name, records = report.records_recovered,
+                end = report.commit_log_end, "store recovered after a crash");
+        }
+        let files = store.config_files().clone();
+        let topics = TopicManager::load(files.clone(), clock.clone(), &config)?;
+        let groups = GroupManager::load(
+            files.clone(),
+            clock.clone(),
+            config.auto_create_subscription_group,
+        )?;
+        let offsets = OffsetManager::load(files)?;
+        let clients = Arc::new(ClientManager::new());
+        let locks = LockManager::new(config.rebalance_lock_max_live_time, clock.clone());
+        let uniq_ids = UniqIdGenerator::new(addr.ip());
+        let core = Arc::new(BrokerCore {
+            addr,
+            store: Arc::new(store),
+            topics,
+            groups,
+            offsets,
+            clients: clients.clone(),
+            locks,
+            faults: faults.clone(),
+            registrar,
+            clock,
+            uniq_ids,
+            held_pulls: AtomicUsize::new(0),
+            config,
+        });
+        let mut dispatcher = Dispatcher::new();
+        crate::processor::register_all(&mut dispatcher, &core);
+        dispatcher.add_listener(clients);
+        for f in faults {
+            dispatcher.add_faults(f);
+        }
+        let server = Server::from_listener(listener, Arc::new(dispatcher));
+        core.register();
+        let flusher_core = core.clone();
+        let offset_flusher = tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(flusher_core.config.flush_consumer_offset_interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = flusher_core.offsets.persist_if_dirty() {
+                    error!(error = %e, "consumerOffset.json could not be written");
+                }
+            }
+        });
+        info!(broker = %core.config.broker_name, %addr, "broker started");
+        Ok(Broker {
+            core,
+            server: Some(server),
+            offset_flusher,
+        })
+    }
+
+    pub(crate) fn core(&self) -> &Arc<BrokerCore> {
+        &self.core
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.core.addr
+    }
+
+    /// Graceful stop: leave the name server, close connections, write the config files,
+    /// flush and close the store.
+    pub(crate) async fn shutdown(mut self) -> Result<(), BrokerError> {
+        self.core.unregister();
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        self.stop_gracefully()
+    }
+
+    fn stop_gracefully(&mut self) -> Result<(), BrokerError> {
+        self.offset_flusher.abort();
+        self.core.persist();
+        if self.core.store.is_running() {
+            self.core.store.shutdown()?;
+        }
+        info!(broker = %self.core.config.broker_name, "broker shut down");
+        Ok(())
+    }
+
+    /// Abrupt stop, like `kill -9`: connections drop, nothing more is written; the store
+    /// loses what it had not yet handed to the storage.
+    pub(crate) async fn crash(mut self) {
+        self.core.unregister();
+        self.offset_flusher.abort();
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        self.core.store.crash();
+        warn!(broker = %self.core.config.broker_name, "broker crashed (simulated)");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if self.server.take().is_some() {
+            self.core.unregister();
+            if let Err(e) = self.stop_gracefully() {
+                error!(error = %e, "broker shutdown on drop failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,837 @@
+//! The test harness: a name server and one or more brokers in this process, on loopback
+//! ports, with an in-memory or on-disk store, that a test can inspect and break.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), rocketmq_embedded_broker::BrokerError> {
+//! use rocketmq_embedded_broker::EmbeddedBroker;
+//!
+//! let broker = EmbeddedBroker::builder().brokers(2).start().await?;
+//! let name_server = broker.name_server_addr(); // point the client here
+//! broker.create_topic("orders", 4).await?;
+//! // ... produce and consume through `name_server` ...
+//! let stored = broker.messages("orders")?;
+//! broker.crash_broker(0).await?;
+//! broker.restart_broker(0).await?;
+//! broker.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rocketmq_sdk::protocol::message::record::DecodeOptions;
+use rocketmq_sdk::protocol::message::{MessageExt, MessageQueue, decode_message_ext};
+use tokio::net::TcpListener;
+use tracing::warn;
+
+use crate::broker::topics::dlq_topic;
+use crate::broker::{Broker, BrokerConfig, BrokerCore, Registrar};
+use crate::error::BrokerError;
+use crate::faults::Faults;
+use crate::namesrv::{NameServer, RouteTable};
+use crate::store::storage::MemoryStorage;
+use crate::store::{
+    Clock, DelayLevelTable, FlushDiskType, GetStatus, Store, StoreConfig, StoreConfigBuilder,
+    SystemClock, TopicConfig,
+};
+
+/// When the commit log is made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FlushMode {
+    /// A background flush every 500 ms; a send is acknowledged before its data is durable,
+    /// so a crash may lose the unflushed tail. Upstream's default (`ASYNC_FLUSH`).
+    #[default]
+    Async,
+    /// A send is acknowledged once its data is synced (`SYNC_FLUSH`, group commit).
+    Sync,
+}
+
+/// Where the brokers keep their data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreLocation {
+    /// In memory, with a page-cache model: a crash loses what was not flushed, a restart of
+    /// the same harness finds the rest. Nothing touches the disk. Index files are smaller
+    /// than upstream's (32 768 slots, 131 072 entries) so brokers start and stop in
+    /// milliseconds. The default.
+    #[default]
+    Memory,
+    /// Under this directory, one sub-directory per broker (named after the broker), in
+    /// upstream's file formats.
+    Directory(PathBuf),
+}
+
+/// Index hash slots of an in-memory store (upstream 5 000 000).
+const MEMORY_INDEX_HASH_SLOTS: u32 = 32_768;
+/// Index entries per file of an in-memory store (upstream 20 000 000).
+const MEMORY_INDEX_MAX_ENTRIES: u32 = 131_072;
+
+type StoreTweak = Arc<dyn Fn(StoreConfigBuilder) -> StoreConfigBuilder + Send + Sync>;
+
+/// Configures and starts an [`EmbeddedBroker`]. Every setting has a default; see each
+/// method.
+#[derive(Clone)]
+pub struct EmbeddedBrokerBuilder {
+    store: StoreLocation,
+    flush: FlushMode,
+    queues_per_topic: i32,
+    auto_create_topics: bool,
+    brokers: usize,
+    delay_levels: String,
+    cluster_name: String,
+    broker_name_prefix: String,
+    name_server_addr: String,
+    broker_port: u16,
+    lock_max_live_time: Duration,
+    clock: Arc<dyn Clock>,
+    store_tweak: Option<StoreTweak>,
+}
+
+impl fmt::Debug for EmbeddedBrokerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbeddedBrokerBuilder")
+            .field("store", &self.store)
+            .field("flush", &self.flush)
+            .field("queues_per_topic", &self.queues_per_topic)
+            .field("auto_create_topics", &self.auto_create_topics)
+            .field("brokers", &self.brokers)
+            .field("cluster_name", &self.cluster_name)
+            .field("broker_name_prefix", &self.broker_name_prefix)
+            .field("name_server_addr", &self.name_server_addr)
+            .field("broker_port", &self.broker_port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EmbeddedBrokerBuilder {
+    fn default() -> Self {
+        EmbeddedBrokerBuilder {
+            store: StoreLocation::Memory,
+            flush: FlushMode::Async,
+            queues_per_topic: 8,
+            auto_create_topics: true,
+            brokers: 1,
+            delay_levels: DelayLevelTable::DEFAULT_LEVELS.to_owned(),
+            cluster_name: "DefaultCluster".to_owned(),
+            broker_name_prefix: "broker-".to_owned(),
+            name_server_addr: "127.0.0.1:0".to_owned(),
+            broker_port: 0,
+            lock_max_live_time: Duration::from_secs(60),
+            clock: Arc::new(SystemClock),
+            store_tweak: None,
+        }
+    }
+}
+
+impl EmbeddedBrokerBuilder {
+    /// Keep the data in memory (the default). Restarts within the harness keep it; a
+    /// crash loses what was not flushed.
+    pub fn memory(mut self) -> Self {
+        self.store = StoreLocation::Memory;
+        self
+    }
+
+    /// Keep the data under `path`, one sub-directory per broker (default: in memory). A
+    /// later harness pointed at the same directory recovers it.
+    pub fn directory(mut self, path: impl Into<PathBuf>) -> Self {
+        self.store = StoreLocation::Directory(path.into());
+        self
+    }
+
+    /// Flush mode (default [`FlushMode::Async`], upstream's `ASYNC_FLUSH`).
+    pub fn flush(mut self, mode: FlushMode) -> Self {
+        self.flush = mode;
+        self
+    }
+
+    /// Queues of the `TBW102` template on each broker, i.e. the most queues a topic created
+    /// by a send gets (default 8, the broker's `defaultTopicQueueNums`). A Java producer asks
+    /// for 4 (its own `defaultTopicQueueNums`) and the broker grants the smaller number, so
+    /// auto-created topics usually have 4 queues per broker.
+    pub fn queues_per_topic(mut self, queues: i32) -> Self {
+        self.queues_per_topic = queues;
+        self
+    }
+
+    /// Whether a send to an unknown topic creates it (default true, upstream's
+    /// `autoCreateTopicEnable`). With it off, brokers do not even have the `TBW102` template,
+    /// so clients get TOPIC_NOT_EXIST until [`EmbeddedBroker::create_topic`] is called.
+    pub fn auto_create_topics(mut self, enabled: bool) -> Self {
+        self.auto_create_topics = enabled;
+        self
+    }
+
+    /// Number of master brokers under the name server (default 1). They are named
+    /// `<prefix>a`, `<prefix>b`, ... and each has its own port and store.
+    pub fn brokers(mut self, n: usize) -> Self {
+        self.brokers = n;
+        self
+    }
+
+    /// Delay levels (default upstream's `"1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m
+    /// 30m 1h 2h"`).
+    pub fn delay_levels(mut self, levels: impl Into<String>) -> Self {
+        self.delay_levels = levels.into();
+        self
+    }
+
+    /// Cluster name (default `DefaultCluster`).
+    pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
+        self.cluster_name = name.into();
+        self
+    }
+
+    /// Broker names are this prefix plus `a`, `b`, ... (default `broker-`).
+    pub fn broker_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.broker_name_prefix = prefix.into();
+        self
+    }
+
+    /// Where the name server listens (default `127.0.0.1:0`, an ephemeral loopback port).
+    pub fn name_server_addr(mut self, addr: impl Into<String>) -> Self {
+        self.name_server_addr = addr.into();
+        self
+    }
+
+    /// Port of the first broker; broker `i` listens on `port + 10 * i` on the name server's
+    /// host (default 0: ephemeral ports).
+    pub fn broker_port(mut self, port: u16) -> Self {
+        self.broker_port = port;
+        self
+    }
+
+    /// How long a queue lock lives without renewal (default 60 s, upstream's
+    /// `rocketmq.broker.rebalance.lockMaxLiveTime`).
+    pub fn lock_max_live_time(mut self, d: Duration) -> Self {
+        self.lock_max_live_time = d;
+        self
+    }
+
+    /// The time source of stores, lock expiry, long-poll timeouts and route expiry
+    /// (default the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Adjusts every broker's store configuration after the harness has set its own
+    /// values, e.g. smaller commit-log files. Applied on every (re)start.
+    pub fn configure_store(
+        mut self,
+        f: impl Fn(StoreConfigBuilder) -> StoreConfigBuilder + Send + Sync + 'static,
+    ) -> Self {
+        self.store_tweak = Some(Arc::new(f));
+        self
+    }
+
+    fn validate(&self) -> Result<(), BrokerError> {
+        let bad = |field, reason: String| Err(BrokerError::Config { field, reason });
+        if self.brokers == 0 {
+            return bad("brokers", "at least one broker is needed".into());
+        }
+        if self.queues_per_topic <= 0 {
+            return bad(
+                "queues_per_topic",
+                format!("{} is not a positive queue count", self.queues_per_topic),
+            );
+        }
+        if DelayLevelTable::parse(&self.delay_levels).is_none() {
+            return bad(
+                "delay_levels",
+                format!("{:?} is not a list like \"1s 5m 2h\"", self.delay_levels),
+            );
+        }
+        if self.cluster_name.is_empty() {
+            return bad("cluster_name", "must not be empty".into());
+        }
+        if let Err(r) = crate::broker::topics::validate_topic(&self.broker_name_prefix) {
+            return bad("broker_name_prefix", r);
+        }
+        Ok(())
+    }
+
+    /// Starts the name server and the brokers. With a memory store this takes a few
+    /// milliseconds.
+    ///
+    /// # Errors
+    /// [`BrokerError::Config`] for an invalid setting (naming it), [`BrokerError::Bind`]
+    /// when a port is taken, [`BrokerError::Store`] when a store cannot be opened.
+    pub async fn start(self) -> Result<EmbeddedBroker, BrokerError> {
+        self.validate()?;
+        let faults = Arc::new(Faults::new());
+        let namesrv = NameServer::start(
+            &self.name_server_addr,
+            self.clock.clone(),
+            vec![faults.clone()],
+        )
+        .await
+        .map_err(|source| BrokerError::Bind {
+            addr: self.name_server_addr.clone(),
+            source,
+        })?;
+        let namesrv_addr = namesrv.local_addr();
+        let host = namesrv_addr.ip();
+        let mut brokers = Vec::with_capacity(self.brokers);
+        for index in 0..self.brokers {
+            let name = format!("{}{}", self.broker_name_prefix, broker_suffix(index));
+            let port = if self.broker_port == 0 {
+                0
+            } else {
+                let p = u32::from(self.broker_port) + 10 * index as u32;
+                u16::try_from(p).map_err(|_| BrokerError::Config {
+                    field: "broker_port",
+                    reason: format!("broker #{index} would need port {p}"),
+                })?
+            };
+            let config = BrokerConfig {
+                cluster_name: self.cluster_name.clone(),
+                broker_name: name.clone(),
+                listen_addr: SocketAddr::new(host, port).to_string(),
+                auto_create_topic_enable: self.auto_create_topics,
+                default_topic_queue_nums: self.queues_per_topic,
+                rebalance_lock_max_live_time: self.lock_max_live_time,
+                message_delay_level: self.delay_levels.clone(),
+                ..BrokerConfig::default()
+            };
+            let location = match &self.store {
+                StoreLocation::Memory => Location::Memory(MemoryStorage::new()),
+                StoreLocation::Directory(root) => Location::Directory(root.join(&name)),
+            };
+            let slot = Arc::new(Slot {
+                index,
+                name,
+                config,
+                location,
+                flush: self.flush,
+                clock: self.clock.clone(),
+                store_tweak: self.store_tweak.clone(),
+                faults: Arc::new(Faults::new()),
+                cluster_faults: faults.clone(),
+                routes: namesrv.routes().clone(),
+                state: Mutex::new(SlotState {
+                    broker: None,
+                    addr: None,
+                }),
+            });
+            let handle = BrokerHandle { slot };
+            handle.start().await?;
+            brokers.push(handle);
+        }
+        Ok(EmbeddedBroker {
+            namesrv: Some(namesrv),
+            namesrv_addr,
+            brokers,
+            faults,
+            clock: self.clock,
+        })
+    }
+}
+
+/// `a`..`z`, then `aa`, `ab`, ...
+fn broker_suffix(mut index: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'a' + (index % 26) as u8);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+enum Location {
+    Memory(MemoryStorage),
+    Directory(PathBuf),
+}
+
+struct SlotState {
+    broker: Option<Broker>,
+    addr: Option<SocketAddr>,
+}
+
+struct Slot {
+    index: usize,
+    name: String,
+    config: BrokerConfig,
+    location: Location,
+    flush: FlushMode,
+    clock: Arc<dyn Clock>,
+    store_tweak: Option<StoreTweak>,
+    faults: Arc<Faults>,
+    cluster_faults: Arc<Faults>,
+    routes: Arc<RouteTable>,
+    state: Mutex<SlotState>,
+}
+
+impl Slot {
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn store_config(&self) -> StoreConfigBuilder {
+        let flush = match self.flush {
+            FlushMode::Async => FlushDiskType::AsyncFlush,
+            FlushMode::Sync => FlushDiskType::SyncFlush,
+        };
+        let builder = match &self.location {
+            // Smaller index files than upstream's 420 MB: the in-memory model pays for every
+            // slot page it touches, and a test broker should start and stop in milliseconds.
+            // The format is the same; a full index file just rolls over sooner.
+            Location::Memory(storage) => StoreConfig::builder(format!("/embedded/{}", self.name))
+                .storage(Arc::new(storage.clone()))
+                .index_hash_slots(MEMORY_INDEX_HASH_SLOTS)
+                .index_max_entries(MEMORY_INDEX_MAX_ENTRIES),
+            Location::Directory(root) => StoreConfig::builder(root.clone()),
+        }
+        .flush_disk_type(flush)
+        .clock(self.clock.clone());
+        match &self.store_tweak {
+            Some(tweak) => tweak(builder),
+            None => builder,
+        }
+    }
+}
+
+/// One broker of an [`EmbeddedBroker`]: its address, its own faults, inspection, and its
+/// life cycle. Cheap to clone; clones refer to the same broker.
+#[derive(Clone)]
+pub struct BrokerHandle {
+    slot: Arc<Slot>,
+}
+
+impl fmt::Debug for BrokerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BrokerHandle")
+            .field("name", &self.slot.name)
+            .field("addr", &self.slot.lock().addr)
+            .field("running", &self.is_running())
+            .finish()
+    }
+}
+
+impl BrokerHandle {
+    /// The broker's name, e.g. `broker-a`.
+    pub fn name(&self) -> &str {
+        &self.slot.name
+    }
+
+    /// Its position in the cluster.
+    pub fn index(&self) -> usize {
+        self.slot.index
+    }
+
+    /// Its address `ip:port` (the last one it had, when stopped).
+    pub fn addr(&self) -> String {
+        self.slot
+            .lock()
+            .addr
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Whether it is serving.
+    pub fn is_running(&self) -> bool {
+        self.slot.lock().broker.is_some()
+    }
+
+    /// This broker's own faults (the cluster-wide set is [`EmbeddedBroker::faults`]).
+    pub fn faults(&self) -> &Faults {
+        &self.slot.faults
+    }
+
+    fn core(&self) -> Result<Arc<BrokerCore>, BrokerError> {
+        self.slot
+            .lock()
+            .broker
+            .as_ref()
+            .map(|b| b.core().clone())
+            .ok_or_else(|| BrokerError::NotRunning {
+                name: self.slot.name.clone(),
+            })
+    }
+
+    /// The running broker's store, for assertions the other methods do not cover.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotRunning`].
+    pub fn store(&self) -> Result<Arc<Store>, BrokerError> {
+        Ok(self.core()?.store.clone())
+    }
+
+    async fn start(&self) -> Result<(), BrokerError> {
+        let slot = &self.slot;
+        let previous = slot.lock().addr;
+        let mut config = slot.config.clone();
+        let listener = match previous {
+            // Same port as before, so clients reconnect to where the broker was.
+            Some(addr) => match TcpListener::bind(addr).await {
+                Ok(l) => l,
+                Err(e) => {
+                    warn!(broker = %slot.name, %addr, error = %e, "old port is taken; using a new one");
+                    let any = SocketAddr::new(addr.ip(), 0);
+                    TcpListener::bind(any)
+                        .await
+                        .map_err(|source| BrokerError::Bind {
+                            addr: any.to_string(),
+                            source,
+                        })?
+                }
+            },
+            None => TcpListener::bind(&config.listen_addr)
+                .await
+                .map_err(|source| BrokerError::Bind {
+                    addr: config.listen_addr.clone(),
+                    source,
+                })?,
+        };
+        if let Ok(a) = listener.local_addr() {
+            config.listen_addr = a.to_string();
+        }
+        let broker = Broker::start_on(
+            listener,
+            config,
+            slot.store_config(),
+            Registrar::Direct(slot.routes.clone()),
+            vec![slot.faults.clone(), slot.cluster_faults.clone()],
+        )
+        .await?;
+        let mut state = slot.lock();
+        state.addr = Some(broker.addr());
+        state.broker = Some(broker);
+        Ok(())
+    }
+
+    fn take(&self) -> Option<Broker> {
+        self.slot.lock().broker.take()
+    }
+
+    /// Stops the broker abruptly, like `kill -9`: connections drop, and whatever the flush
+    /// mode had not made durable is lost (with a memory store, everything not yet synced;
+    /// with a directory, what the store had not yet written to its files). Consumer offsets
+    /// not yet persisted (every 5 s) are lost too. Does nothing if it is not running.
+    pub async fn crash(&self) {
+        if let Some(broker) = self.take() {
+            broker.crash().await;
+            if let Location::Memory(storage) = &self.slot.location {
+                storage.power_loss();
+            }
+        }
+    }
+
+    /// Stops the broker gracefully: connections close, offsets and configs are written,
+    /// the store is flushed. Does nothing if it is not running.
+    ///
+    /// # Errors
+    /// [`BrokerError::Store`] when the final flush fails.
+    pub async fn shutdown(&self) -> Result<(), BrokerError> {
+        match self.take() {
+            Some(broker) => broker.shutdown().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Starts the broker again on the same store (recovering it after a crash) and, when
+    /// possible, the same port. A running broker is shut down gracefully first.
+    ///
+    /// # Errors
+    /// As [`EmbeddedBrokerBuilder::start`].
+    pub async fn restart(&self) -> Result<(), BrokerError> {
+        self.shutdown().await?;
+        self.start().await
+    }
+
+    /// Creates (or updates) `topic` with `queues` read and write queues on this broker and
+    /// publishes its route.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotRunning`], or [`BrokerError::Config`] for an invalid topic name or
+    /// queue count.
+    pub async fn create_topic(&self, topic: &str, queues: i32) -> Result<(), BrokerError> {
+        crate::broker::topics::validate_topic(topic).map_err(|reason| BrokerError::Config {
+            field: "topic",
+            reason,
+        })?;
+        if queues <= 0 {
+            return Err(BrokerError::Config {
+                field: "queues",
+                reason: format!("{queues} is not a positive queue count"),
+            });
+        }
+        let core = self.core()?;
+        let mut config = core
+            .topics
+            .get(topic)
+            .unwrap_or_else(|| TopicConfig::new(topic, queues));
+        config.read_queue_nums = queues;
+        config.write_queue_nums = queues;
+        if core.topics.upsert(config) {
+            core.register();
+        }
+        Ok(())
+    }
+
+    /// Every message of `topic` stored on this broker, read back through the store: queue
+    /// by queue, in offset order, bodies inflated.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotRunning`], [`BrokerError::Store`], [`BrokerError::Decode`].
+    pub fn messages(&self, topic: &str) -> Result<Vec<MessageExt>, BrokerError> {
+        let core = self.core()?;
+        let store = &core.store;
+        let mut out = Vec::new();
+        for queue_id in store.queue_ids(topic) {
+            let mut offset = store.min_offset(topic, queue_id);
+            let max = store.max_offset(topic, queue_id);
+            while offset < max {
+                let got = store.get_messages(topic, queue_id, offset, 32, usize::MAX, None)?;
+                for m in &got.messages {
+                    out.push(decode_message_ext(&m.record, &DecodeOptions::default())?);
+                }
+                if got.status != GetStatus::Found || got.next_begin_offset <= offset {
+                    break;
+                }
+                offset = got.next_begin_offset;
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many pulls this broker is holding right now (long polling): lets a test wait
+    /// until a consumer is parked before producing. 0 when not running.
+    pub fn held_pulls(&self) -> usize {
+        self.core()
+            .map(|c| c.held_pulls.load(std::sync::atomic::Ordering::Acquire))
+            .unwrap_or(0)
+    }
+
+    /// Committed offsets of `group` on `topic` on this broker: queue id → next offset to
+    /// consume. Empty when the broker is not running.
+    pub fn consumer_offsets(&self, group: &str, topic: &str) -> BTreeMap<i32, i64> {
+        self.core()
+            .map(|c| c.offsets.offsets(group, topic))
+            .unwrap_or_default()
+    }
+}
+
+/// A name server and its brokers, running in this process. Dropping it shuts everything
+/// down gracefully.
+pub struct EmbeddedBroker {
+    namesrv: Option<NameServer>,
+    namesrv_addr: SocketAddr,
+    brokers: Vec<BrokerHandle>,
+    faults: Arc<Faults>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for EmbeddedBroker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbeddedBroker")
+            .field("name_server", &self.namesrv_addr)
+            .field("brokers", &self.brokers)
+            .finish()
+    }
+}
+
+impl EmbeddedBroker {
+    /// A builder with the defaults: one broker, memory store, async flush, auto-created
+    /// topics, loopback ephemeral ports.
+    pub fn builder() -> EmbeddedBrokerBuilder {
+        EmbeddedBrokerBuilder::default()
+    }
+
+    /// Starts a harness with every default (`EmbeddedBroker::builder().start()`).
+    ///
+    /// # Errors
+    /// As [`EmbeddedBrokerBuilder::start`].
+    pub async fn start() -> Result<EmbeddedBroker, BrokerError> {
+        Self::builder().start().await
+    }
+
+    /// The name server's address `ip:port`: what clients are configured with.
+    pub fn name_server_addr(&self) -> String {
+        self.namesrv_addr.to_string()
+    }
+
+    /// Every broker's address, in broker order.
+    pub fn broker_addrs(&self) -> Vec<String> {
+        self.brokers.iter().map(BrokerHandle::addr).collect()
+    }
+
+    /// The brokers.
+    pub fn brokers(&self) -> &[BrokerHandle] {
+        &self.brokers
+    }
+
+    /// Broker `index` (0 is `broker-a`).
+    ///
+    /// # Panics
+    /// If there is no such broker, like slice indexing; see [`try_broker`](Self::try_broker).
+    pub fn broker(&self, index: usize) -> &BrokerHandle {
+        match self.try_broker(index) {
+            Ok(b) => b,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Broker `index`, or [`BrokerError::NoSuchBroker`].
+    ///
+    /// # Errors
+    /// [`BrokerError::NoSuchBroker`].
+    pub fn try_broker(&self, index: usize) -> Result<&BrokerHandle, BrokerError> {
+        self.brokers.get(index).ok_or(BrokerError::NoSuchBroker {
+            index,
+            count: self.brokers.len(),
+        })
+    }
+
+    /// Faults applied by every broker and the name server (each broker also has its own,
+    /// [`BrokerHandle::faults`]).
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The clock the harness runs on.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Creates (or updates) `topic` with `queues` queues on every running broker.
+    ///
+    /// # Errors
+    /// As [`BrokerHandle::create_topic`].
+    pub async fn create_topic(&self, topic: &str, queues: i32) -> Result<(), BrokerError> {
+        for b in self.brokers.iter().filter(|b| b.is_running()) {
+            b.create_topic(topic, queues).await?;
+        }
+        Ok(())
+    }
+
+    /// Every message of `topic` on the running brokers, broker by broker, queue by queue,
+    /// in offset order.
+    ///
+    /// # Errors
+    /// As [`BrokerHandle::messages`].
+    pub fn messages(&self, topic: &str) -> Result<Vec<MessageExt>, BrokerError> {
+        let mut out = Vec::new();
+        for b in self.brokers.iter().filter(|b| b.is_running()) {
+            out.extend(b.messages(topic)?);
+        }
+        Ok(out)
+    }
+
+    /// The dead letters of a consumer group (`%DLQ%group`).
+    ///
+    /// # Errors
+    /// As [`BrokerHandle::messages`].
+    pub fn dead_letters(&self, group: &str) -> Result<Vec<MessageExt>, BrokerError> {
+        self.messages(&dlq_topic(group))
+    }
+
+    /// Committed offsets of `group` on `topic` on the first broker (queue ids are per
+    /// broker; with several brokers use [`consumer_offsets_by_queue`](Self::consumer_offsets_by_queue)).
+    pub fn consumer_offsets(&self, group: &str, topic: &str) -> BTreeMap<i32, i64> {
+        self.brokers
+            .first()
+            .map(|b| b.consumer_offsets(group, topic))
+            .unwrap_or_default()
+    }
+
+    /// Committed offsets of `group` on `topic` on every running broker.
+    pub fn consumer_offsets_by_queue(
+        &self,
+        group: &str,
+        topic: &str,
+    ) -> BTreeMap<MessageQueue, i64> {
+        self.brokers
+            .iter()
+            .flat_map(|b| {
+                b.consumer_offsets(group, topic)
+                    .into_iter()
+                    .map(|(q, o)| (MessageQueue::new(topic, b.name(), q), o))
+            })
+            .collect()
+    }
+
+    /// Crashes broker `index` (see [`BrokerHandle::crash`]).
+    ///
+    /// # Errors
+    /// [`BrokerError::NoSuchBroker`].
+    pub async fn crash_broker(&self, index: usize) -> Result<(), BrokerError> {
+        self.try_broker(index)?.crash().await;
+        Ok(())
+    }
+
+    /// Restarts broker `index` (see [`BrokerHandle::restart`]).
+    ///
+    /// # Errors
+    /// As [`BrokerHandle::restart`].
+    pub async fn restart_broker(&self, index: usize) -> Result<(), BrokerError> {
+        self.try_broker(index)?.restart().await
+    }
+
+    /// Crashes every broker. The name server keeps running, so clients keep their
+    /// configuration and see the brokers vanish from the routes.
+    pub async fn crash(&self) {
+        for b in &self.brokers {
+            b.crash().await;
+        }
+    }
+
+    /// Restarts every broker (see [`BrokerHandle::restart`]).
+    ///
+    /// # Errors
+    /// The first broker that fails to start.
+    pub async fn restart(&self) -> Result<(), BrokerError> {
+        for b in &self.brokers {
+            b.restart().await?;
+        }
+        Ok(())
+    }
+
+    /// Stops everything gracefully: brokers flush and persist, then the name server stops.
+    ///
+    /// # Errors
+    /// The first broker whose shutdown failed (the others are still stopped).
+    pub async fn shutdown(mut self) -> Result<(), BrokerError> {
+        let mut first_error = None;
+        for b in &self.brokers {
+            if let Err(e) = b.shutdown().await {
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Some(ns) = self.namesrv.take() {
+            ns.shutdown().await;
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for EmbeddedBroker {
+    fn drop(&mut self) {
+        // Dropping a broker stops it gracefully (synchronously); handles cloned by the test
+        // then see a stopped broker.
+        for b in &self.brokers {
+            drop(b.take());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::broker_suffix;
+
+    #[test]
+    fn broker_names_count_in_letters() {
+        assert_eq!(broker_suffix(0), "a");
+        assert_eq!(broker_suffix(25), "z");
+        assert_eq!(broker_suffix(26), "aa");
+        assert_eq!(broker_suffix(27), "ab");
+    }
+}

@@ -1,0 +1,114 @@
+//! `rocketmq-embedded-broker`: a name server and brokers in one process, for development
+//! machines and CI jobs that want a RocketMQ without Java.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use rocketmq_embedded_broker::{EmbeddedBroker, FlushMode};
+
+/// Runs an Apache RocketMQ-compatible name server and broker(s) until Ctrl-C.
+#[derive(Debug, Parser)]
+#[command(name = "rocketmq-embedded-broker", version)]
+struct Args {
+    /// Name server address. Loopback by default: nothing is reachable from other hosts.
+    #[arg(long, default_value = "127.0.0.1:9876")]
+    listen: String,
+    /// Store directory (one sub-directory per broker). Without it, data lives in memory
+    /// and is gone when the process exits.
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// When sends are made durable.
+    #[arg(long, value_enum, default_value_t = Flush::Async)]
+    flush: Flush,
+    /// Number of master brokers (broker-a, broker-b, ...).
+    #[arg(long, default_value_t = 1)]
+    brokers: usize,
+    /// Port of the first broker; broker i listens on this + 10*i (0: any free port).
+    #[arg(long, default_value_t = 10911)]
+    broker_port: u16,
+    /// Cluster name.
+    #[arg(long, default_value = "DefaultCluster")]
+    cluster: String,
+    /// Refuse sends to unknown topics instead of creating them.
+    #[arg(long)]
+    no_auto_create_topics: bool,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `rocketmq_embedded_broker=debug`.
+    #[arg(long, default_value = "info")]
+    log: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Flush {
+    /// Background flush every 500 ms (upstream ASYNC_FLUSH).
+    Async,
+    /// Acknowledge sends only once synced (upstream SYNC_FLUSH).
+    Sync,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut builder = EmbeddedBroker::builder()
+        .name_server_addr(&args.listen)
+        .brokers(args.brokers)
+        .broker_port(args.broker_port)
+        .cluster_name(&args.cluster)
+        .auto_create_topics(!args.no_auto_create_topics)
+        .flush(match args.flush {
+            Flush::Async => FlushMode::Async,
+            Flush::Sync => FlushMode::Sync,
+        });
+    if let Some(dir) = &args.store {
+        builder = builder.directory(dir);
+    }
+    let broker = match builder.start().await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("rocketmq-embedded-broker: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ns = broker.name_server_addr();
+    println!("name server  {ns}");
+    for b in broker.brokers() {
+        println!(
+            "broker       {} {} (cluster {})",
+            b.name(),
+            b.addr(),
+            args.cluster
+        );
+    }
+    match &args.store {
+        Some(dir) => println!("store        {} ({:?} flush)", dir.display(), args.flush),
+        None => println!(
+            "store        memory ({:?} flush; data is lost on exit)",
+            args.flush
+        ),
+    }
+    if ns.starts_with("127.") || ns.starts_with("[::1]") {
+        println!("listening on loopback only; use --listen <ip>:<port> to serve other hosts");
+    } else {
+        println!("listening on {ns}: reachable from other hosts");
+    }
+    println!("clients: set the name server to {ns}; Ctrl-C stops");
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("rocketmq-embedded-broker: cannot wait for Ctrl-C: {e}");
+    }
+    println!("shutting down");
+    match broker.shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rocketmq-embedded-broker: shutdown failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

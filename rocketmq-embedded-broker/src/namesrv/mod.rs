@@ -1,0 +1,233 @@
+//! The name server role: the route table and the requests clients and brokers send it
+//! (GET_ROUTEINFO_BY_TOPIC, GET_BROKER_CLUSTER_INFO, REGISTER_BROKER, UNREGISTER_BROKER,
+//! GET_ALL_TOPIC_LIST_FROM_NAMESERVER), served on its own port like upstream's `namesrv`.
+
+mod route_table;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rocketmq_sdk::protocol::body::RegisterBrokerBody;
+use rocketmq_sdk::protocol::header::{
+    GetRouteInfoRequestHeader, RegisterBrokerRequestHeader, RegisterBrokerResponseHeader,
+    UnregisterBrokerRequestHeader,
+};
+use rocketmq_sdk::protocol::message::hash::crc32_masked;
+use rocketmq_sdk::protocol::{RemotingCommand, RequestCode, ResponseCode};
+use serde::Serialize;
+use tracing::debug;
+
+pub use route_table::{
+    BrokerRegistration, DEFAULT_BROKER_EXPIRY_MILLIS, RegisterResult, RouteTable,
+};
+
+use crate::faults::Faults;
+use crate::processor::reply;
+use crate::server::{
+    ClientChannel, ConnectionListener, Dispatcher, RequestContext, RequestProcessor, Server,
+};
+use crate::store::Clock;
+
+/// A running name server: its route table and its listening socket.
+pub struct NameServer {
+    routes: Arc<RouteTable>,
+    server: Server,
+}
+
+impl fmt::Debug for NameServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NameServer")
+            .field("addr", &self.server.local_addr())
+            .field("routes", &self.routes)
+            .finish()
+    }
+}
+
+impl NameServer {
+    /// Binds `addr` and serves a new, empty route table.
+    ///
+    /// # Errors
+    /// The bind error.
+    pub async fn start(
+        addr: &str,
+        clock: Arc<dyn Clock>,
+        faults: Vec<Arc<Faults>>,
+    ) -> std::io::Result<NameServer> {
+        let routes = Arc::new(RouteTable::new(clock));
+        let mut dispatcher = Dispatcher::new();
+        let processor = Arc::new(NamesrvProcessor {
+            routes: routes.clone(),
+        });
+        dispatcher.register(
+            &[
+                RequestCode::GET_ROUTEINFO_BY_TOPIC,
+                RequestCode::GET_BROKER_CLUSTER_INFO,
+                RequestCode::REGISTER_BROKER,
+                RequestCode::UNREGISTER_BROKER,
+                RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER,
+            ],
+            processor,
+        );
+        dispatcher.add_listener(Arc::new(BrokerHousekeeping {
+            routes: routes.clone(),
+        }));
+        for f in faults {
+            dispatcher.add_faults(f);
+        }
+        let server = Server::bind(addr, Arc::new(dispatcher)).await?;
+        Ok(NameServer { routes, server })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// The route table (brokers in this process register through it directly).
+    pub fn routes(&self) -> &Arc<RouteTable> {
+        &self.routes
+    }
+
+    /// Stops serving and closes every connection.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+/// Drops brokers whose registration connection closes (upstream
+/// `BrokerHousekeepingService`).
+struct BrokerHousekeeping {
+    routes: Arc<RouteTable>,
+}
+
+impl ConnectionListener for BrokerHousekeeping {
+    fn on_disconnect(&self, channel: &ClientChannel) {
+        self.routes.on_channel_closed(channel.id());
+    }
+}
+
+struct NamesrvProcessor {
+    routes: Arc<RouteTable>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TopicList {
+    topic_list: Vec<String>,
+}
+
+#[async_trait]
+impl RequestProcessor for NamesrvProcessor {
+    async fn process(
+        &self,
+        ctx: &RequestContext,
+        request: RemotingCommand,
+    ) -> Option<RemotingCommand> {
+        Some(match request.request_code() {
+            RequestCode::GET_ROUTEINFO_BY_TOPIC => self.route(&request),
+            RequestCode::GET_BROKER_CLUSTER_INFO => {
+                reply::json_body(&self.routes.cluster_info(), false)
+            }
+            RequestCode::REGISTER_BROKER => self.register(ctx, &request),
+            RequestCode::UNREGISTER_BROKER => self.unregister(&request),
+            RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => {
+                let body = TopicList {
+                    topic_list: self.routes.topics(),
+                };
+                match serde_json::to_vec(&body) {
+                    Ok(b) => reply::success().with_body(b),
+                    Err(e) => reply::error(ResponseCode::SYSTEM_ERROR, e.to_string()),
+                }
+            }
+            other => reply::error(
+                ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
+                format!(" request type {} not supported", other.value()),
+            ),
+        })
+    }
+}
+
+impl NamesrvProcessor {
+    fn route(&self, request: &RemotingCommand) -> RemotingCommand {
+        let header: GetRouteInfoRequestHeader = match request.decode_header() {
+            Ok(h) => h,
+            Err(e) => return reply::bad_header(&e),
+        };
+        let Some(route) = self.routes.route(&header.topic) else {
+            return reply::error(
+                ResponseCode::TOPIC_NOT_EXIST,
+                format!(
+                    "No topic route info in name server for the topic: {}",
+                    header.topic
+                ),
+            );
+        };
+        let standard = header.accept_standard_json_only.unwrap_or(false);
+        match route.encode_for(request.version, standard) {
+            Ok(body) => reply::success().with_body(body),
+            Err(e) => reply::error(ResponseCode::SYSTEM_ERROR, e.to_string()),
+        }
+    }
+
+    fn register(&self, ctx: &RequestContext, request: &RemotingCommand) -> RemotingCommand {
+        let header: RegisterBrokerRequestHeader = match request.decode_header() {
+            Ok(h) => h,
+            Err(e) => return reply::bad_header(&e),
+        };
+        if header.body_crc32 != 0 && crc32_masked(&request.body) as i32 != header.body_crc32 {
+            return reply::error(ResponseCode::SYSTEM_ERROR, "crc32 not match");
+        }
+        let body = if request.body.is_empty() {
+            RegisterBrokerBody::default()
+        } else {
+            match RegisterBrokerBody::from_bytes(&request.body, header.compressed) {
+                Ok(b) => b,
+                Err(e) => {
+                    return reply::error(
+                        ResponseCode::SYSTEM_ERROR,
+                        format!("register broker body cannot be decoded: {e}"),
+                    );
+                }
+            }
+        };
+        debug!(broker = %header.broker_name, addr = %header.broker_addr, "REGISTER_BROKER");
+        let wrapper = body.topic_config_serialize_wrapper;
+        let result = self.routes.register_broker(BrokerRegistration {
+            cluster_name: header.cluster_name,
+            broker_name: header.broker_name,
+            broker_addr: header.broker_addr,
+            broker_id: header.broker_id,
+            ha_server_addr: header.ha_server_addr,
+            data_version: wrapper.data_version,
+            topics: wrapper.topic_config_table.into_values().collect(),
+            heartbeat_timeout_millis: Some(
+                header
+                    .heartbeat_timeout_millis
+                    .unwrap_or(DEFAULT_BROKER_EXPIRY_MILLIS),
+            ),
+            channel: Some(ctx.channel.id()),
+            zone_name: header.zone_name,
+            enable_acting_master: header.enable_acting_master.unwrap_or(false),
+        });
+        reply::success().with_header(&RegisterBrokerResponseHeader {
+            ha_server_addr: result.ha_server_addr,
+            master_addr: result.master_addr,
+        })
+    }
+
+    fn unregister(&self, request: &RemotingCommand) -> RemotingCommand {
+        let header: UnregisterBrokerRequestHeader = match request.decode_header() {
+            Ok(h) => h,
+            Err(e) => return reply::bad_header(&e),
+        };
+        self.routes.unregister_broker(
+            &header.cluster_name,
+            &header.broker_addr,
+            &header.broker_name,
+            header.broker_id,
+        );
+        reply::success()
+    }
+}

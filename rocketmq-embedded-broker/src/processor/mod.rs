@@ -1,0 +1,70 @@
+//! The broker's request processors, one module per concern: [`send`], [`pull`] (with long
+//! polling), [`offset`], [`client`] (heartbeats and membership), [`query`], [`lock`],
+//! [`admin`]; [`reply`] holds the response helpers they share with the name server.
+
+mod admin;
+mod client;
+mod lock;
+mod offset;
+mod pull;
+mod query;
+pub(crate) mod reply;
+mod send;
+
+use std::sync::Arc;
+
+use rocketmq_sdk::protocol::RequestCode;
+
+use crate::broker::BrokerCore;
+use crate::server::Dispatcher;
+
+/// Routes every request code the broker serves to its processor.
+pub(crate) fn register_all(dispatcher: &mut Dispatcher, core: &Arc<BrokerCore>) {
+    dispatcher.register(
+        &[
+            RequestCode::SEND_MESSAGE,
+            RequestCode::SEND_MESSAGE_V2,
+            RequestCode::SEND_BATCH_MESSAGE,
+        ],
+        Arc::new(send::SendProcessor::new(core.clone())),
+    );
+    dispatcher.register(
+        &[RequestCode::PULL_MESSAGE, RequestCode::LITE_PULL_MESSAGE],
+        Arc::new(pull::PullProcessor::new(core.clone())),
+    );
+    dispatcher.register(
+        &[
+            RequestCode::QUERY_CONSUMER_OFFSET,
+            RequestCode::UPDATE_CONSUMER_OFFSET,
+            RequestCode::GET_MAX_OFFSET,
+            RequestCode::GET_MIN_OFFSET,
+            RequestCode::SEARCH_OFFSET_BY_TIMESTAMP,
+            RequestCode::GET_EARLIEST_MSG_STORETIME,
+        ],
+        Arc::new(offset::OffsetProcessor::new(core.clone())),
+    );
+    dispatcher.register(
+        &[
+            RequestCode::HEART_BEAT,
+            RequestCode::UNREGISTER_CLIENT,
+            RequestCode::GET_CONSUMER_LIST_BY_GROUP,
+        ],
+        Arc::new(client::ClientProcessor::new(core.clone())),
+    );
+    dispatcher.register(
+        &[RequestCode::QUERY_MESSAGE, RequestCode::VIEW_MESSAGE_BY_ID],
+        Arc::new(query::QueryProcessor::new(core.clone())),
+    );
+    dispatcher.register(
+        &[RequestCode::LOCK_BATCH_MQ, RequestCode::UNLOCK_BATCH_MQ],
+        Arc::new(lock::LockProcessor::new(core.clone())),
+    );
+    dispatcher.register(
+        &[
+            RequestCode::UPDATE_AND_CREATE_TOPIC,
+            RequestCode::GET_ALL_TOPIC_CONFIG,
+            RequestCode::INVOKE_BROKER_TO_RESET_OFFSET,
+        ],
+        Arc::new(admin::AdminProcessor::new(core.clone())),
+    );
+}

@@ -1,0 +1,420 @@
+//! SEND_MESSAGE (10, V1 header), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320)
+//! (upstream `SendMessageProcessor` + `AbstractSendMessageProcessor.msgCheck`): validate,
+//! auto-create the topic, route retries past their limit to the DLQ, store, answer with the
+//! offset msgId and queue position.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+use rocketmq_sdk::protocol::body::register::perm;
+use rocketmq_sdk::protocol::header::{
+    SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
+};
+use rocketmq_sdk::protocol::message::batch::BatchIter;
+use rocketmq_sdk::protocol::message::{Message, MessageExt, Properties, keys, sysflag};
+use rocketmq_sdk::protocol::{RemotingCommand, RequestCode, ResponseCode};
+use tracing::{Instrument, Span, debug, field, info_span};
+
+use super::reply;
+use crate::broker::BrokerCore;
+use crate::broker::topics::{NOT_ALLOWED_SEND_TOPICS, RETRY_PREFIX, dlq_topic, validate_topic};
+use crate::server::{RequestContext, RequestProcessor};
+use crate::store::{PutResult, PutStatus, TopicConfig};
+
+/// Longest topic a batch may target (V1 record magic).
+const MAX_BATCH_TOPIC_LEN: usize = 127;
+
+pub(crate) struct SendProcessor {
+    core: Arc<BrokerCore>,
+    /// Picks queues for `queueId < 0` (upstream draws a random number; any spread works).
+    next_queue: AtomicU32,
+}
+
+impl SendProcessor {
+    pub(crate) fn new(core: Arc<BrokerCore>) -> Self {
+        SendProcessor {
+            core,
+            next_queue: AtomicU32::new(0),
+        }
+    }
+
+    fn pick_queue(&self, queues: i32) -> i32 {
+        let n = self.next_queue.fetch_add(1, Ordering::Relaxed);
+        (n % queues.max(1) as u32) as i32
+    }
+}
+
+#[async_trait]
+impl RequestProcessor for SendProcessor {
+    async fn process(
+        &self,
+        ctx: &RequestContext,
+        request: RemotingCommand,
+    ) -> Option<RemotingCommand> {
+        let header: SendMessageRequestHeaderV2 = match request.request_code() {
+            RequestCode::SEND_MESSAGE => {
+                match request.decode_header::<SendMessageRequestHeader>() {
+                    Ok(h) => h.into(),
+                    Err(e) => return Some(reply::bad_header(&e)),
+                }
+            }
+            _ => match request.decode_header::<SendMessageRequestHeaderV2>() {
+                Ok(h) => h,
+                Err(e) => return Some(reply::bad_header(&e)),
+            },
+        };
+        let batch =
+            request.request_code() == RequestCode::SEND_BATCH_MESSAGE || header.batch == Some(true);
+        let span = info_span!(
+            "send",
+            topic = %header.topic,
+            queue_id = field::Empty,
+            msg_id = field::Empty,
+            batch
+        );
+        Some(
+            self.send(ctx, &request, header, batch)
+                .instrument(span)
+                .await,
+        )
+    }
+}
+
+impl SendProcessor {
+    async fn send(
+        &self,
+        ctx: &RequestContext,
+        request: &RemotingCommand,
+        header: SendMessageRequestHeaderV2,
+        batch: bool,
+    ) -> RemotingCommand {
+        let core = &self.core;
+        let topic_config = match self.check(ctx, &header) {
+            Ok(c) => c,
+            Err(response) => return response,
+        };
+        let mut topic = header.topic.clone();
+        let mut queue_id = header.queue_id;
+        if queue_id < 0 {
+            queue_id = self.pick_queue(topic_config.write_queue_nums);
+        }
+        let mut properties = Properties::decode_str(header.properties.as_deref().unwrap_or(""));
+        let reconsume_times = header.reconsume_times.unwrap_or(0);
+        if batch {
+            if topic.starts_with(RETRY_PREFIX) {
+                return reply::error(
+                    ResponseCode::MESSAGE_ILLEGAL,
+                    format!("batch request does not support retry group {topic}"),
+                );
+            }
+            if topic.len() > MAX_BATCH_TOPIC_LEN {
+                return reply::error(
+                    ResponseCode::MESSAGE_ILLEGAL,
+                    format!("message topic length too long {}", topic.len()),
+                );
+            }
+        } else if topic.starts_with(RETRY_PREFIX) {
+            match self.retry_or_dlq(request, &header, &mut properties) {
+                Ok(Some(dlq)) => {
+                    topic = dlq;
+                    queue_id = 0;
+                }
+                Ok(None) => {}
+                Err(response) => return response,
+            }
+        }
+        let mut sys_flag = header.sys_flag;
+        if topic_config.topic_filter_type == "MULTI_TAG" {
+            sys_flag |= sysflag::MULTI_TAGS;
+        }
+        Span::current().record("queue_id", queue_id);
+
+        let max = core.config.max_message_size;
+        let messages = if batch {
+            match self.expand_batch(ctx, request, &header, &topic, queue_id, sys_flag) {
+                Ok(m) => m,
+                Err(response) => return response,
+            }
+        } else {
+            if request.body.len() > max {
+                return body_too_large(request.body.len(), max);
+            }
+            properties.insert(keys::CLUSTER, core.config.cluster_name.clone());
+            if properties.get(keys::UNIQ_KEY).is_none_or(str::is_empty) {
+                properties.insert(keys::UNIQ_KEY, core.uniq_ids.next_id());
+            }
+            let mut ext = MessageExt::from(Message {
+                topic: topic.clone(),
+                flag: header.flag,
+                properties,
+                body: request.body.clone(),
+                transaction_id: None,
+            });
+            ext.queue_id = queue_id;
+            ext.sys_flag = sys_flag;
+            ext.born_timestamp = header.born_timestamp;
+            ext.born_host = ctx.channel.peer();
+            ext.reconsume_times = reconsume_times;
+            vec![ext]
+        };
+        let transaction_id = if batch {
+            Properties::decode_str(header.properties.as_deref().unwrap_or(""))
+                .get(keys::UNIQ_KEY)
+                .map(str::to_owned)
+        } else {
+            messages[0].message.uniq_key().map(str::to_owned)
+        };
+        let result = if batch {
+            core.store.put_messages(messages).await
+        } else {
+            core.store
+                .put_message(messages.into_iter().next().unwrap_or_default())
+                .await
+        };
+        self.respond(result, queue_id, transaction_id)
+    }
+
+    /// Upstream `msgCheck`: topic name, forbidden topics, topic existence (auto-creating it),
+    /// queue id range.
+    fn check(
+        &self,
+        ctx: &RequestContext,
+        header: &SendMessageRequestHeaderV2,
+    ) -> Result<TopicConfig, RemotingCommand> {
+        let core = &self.core;
+        let topic = &header.topic;
+        validate_topic(topic).map_err(|r| reply::error(ResponseCode::INVALID_PARAMETER, r))?;
+        if NOT_ALLOWED_SEND_TOPICS.contains(&topic.as_str()) {
+            return Err(reply::error(
+                ResponseCode::NO_PERMISSION,
+                format!("Sending message to topic[{topic}] is forbidden."),
+            ));
+        }
+        let config = match core.topics.get(topic) {
+            Some(c) => c,
+            None => {
+                let created = core.topics.create_in_send(
+                    topic,
+                    &header.default_topic,
+                    header.default_topic_queue_nums,
+                    0,
+                );
+                let created = created.or_else(|| {
+                    topic.starts_with(RETRY_PREFIX).then(|| {
+                        core.topics
+                            .create_if_absent(topic, 1, perm::READ | perm::WRITE, 0)
+                    })
+                });
+                match created {
+                    Some((config, new)) => {
+                        if new {
+                            core.register();
+                        }
+                        config
+                    }
+                    None => {
+                        let why = if core.config.auto_create_topic_enable {
+                            format!(
+                                "the template topic {} cannot create topics",
+                                header.default_topic
+                            )
+                        } else {
+                            "topic auto-creation is disabled on this broker".to_owned()
+                        };
+                        return Err(reply::error(
+                            ResponseCode::TOPIC_NOT_EXIST,
+                            format!("topic[{topic}] not exist, apply first please! ({why})"),
+                        ));
+                    }
+                }
+            }
+        };
+        let valid = config.write_queue_nums.max(config.read_queue_nums);
+        if header.queue_id >= valid {
+            return Err(reply::error(
+                ResponseCode::INVALID_PARAMETER,
+                format!(
+                    "request queueId[{}] is illegal, topic {} has {} read and {} write queues, Producer: {}",
+                    header.queue_id,
+                    topic,
+                    config.read_queue_nums,
+                    config.write_queue_nums,
+                    ctx.channel.peer()
+                ),
+            ));
+        }
+        if config.write_queue_nums <= 0 {
+            return Err(reply::error(
+                ResponseCode::NO_PERMISSION,
+                format!("topic[{topic}] has no writable queue"),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Upstream `handleRetryAndDLQ`: a retry past the group's limit (or of a group holding
+    /// order locks) goes to `%DLQ%group` instead. Returns the DLQ topic when rerouted.
+    fn retry_or_dlq(
+        &self,
+        request: &RemotingCommand,
+        header: &SendMessageRequestHeaderV2,
+        properties: &mut Properties,
+    ) -> Result<Option<String>, RemotingCommand> {
+        let core = &self.core;
+        let group = &header.topic[RETRY_PREFIX.len()..];
+        let Some(group_config) = core.groups.find_or_create(group) else {
+            return Err(reply::error(
+                ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST,
+                format!("subscription group not exist, {group}"),
+            ));
+        };
+        let mut max = group_config.retry_max_times;
+        // V3_4_9 (ordinal 121) and later honour the request's value.
+        if request.version >= 121
+            && let Some(m) = header.max_reconsume_times
+        {
+            max = m;
+        }
+        let reconsume = header.reconsume_times.unwrap_or(0);
+        if reconsume > max || core.locks.group_holds_locks(group) {
+            let dlq = dlq_topic(group);
+            let (_, created) = core
+                .topics
+                .create_if_absent(&dlq, 1, perm::READ | perm::WRITE, 0);
+            if created {
+                core.register();
+            }
+            properties.insert(keys::DELAY, "0");
+            debug!(
+                group,
+                reconsume, max, "retry beyond its limit goes to the DLQ"
+            );
+            return Ok(Some(dlq));
+        }
+        Ok(None)
+    }
+
+    /// Expands a batch body into messages sharing the header's topic, queue and born info.
+    fn expand_batch(
+        &self,
+        ctx: &RequestContext,
+        request: &RemotingCommand,
+        header: &SendMessageRequestHeaderV2,
+        topic: &str,
+        queue_id: i32,
+        sys_flag: i32,
+    ) -> Result<Vec<MessageExt>, RemotingCommand> {
+        let core = &self.core;
+        let max = core.config.max_message_size;
+        let mut out = Vec::new();
+        for inner in BatchIter::new(&request.body) {
+            let inner = inner.map_err(|e| {
+                reply::error(
+                    ResponseCode::MESSAGE_ILLEGAL,
+                    format!("the batch body cannot be decoded: {e}"),
+                )
+            })?;
+            if inner.body().len() > max {
+                return Err(body_too_large(inner.body().len(), max));
+            }
+            let mut properties = inner.properties();
+            properties.insert(keys::CLUSTER, core.config.cluster_name.clone());
+            if properties.get(keys::UNIQ_KEY).is_none_or(str::is_empty) {
+                properties.insert(keys::UNIQ_KEY, core.uniq_ids.next_id());
+            }
+            let mut ext = MessageExt::from(Message {
+                topic: topic.to_owned(),
+                flag: inner.flag(),
+                properties,
+                body: request.body.slice(inner.body_range()),
+                transaction_id: None,
+            });
+            ext.queue_id = queue_id;
+            ext.sys_flag = sys_flag;
+            ext.born_timestamp = header.born_timestamp;
+            ext.born_host = ctx.channel.peer();
+            ext.reconsume_times = header.reconsume_times.unwrap_or(0);
+            out.push(ext);
+        }
+        if out.is_empty() {
+            return Err(reply::error(
+                ResponseCode::MESSAGE_ILLEGAL,
+                "the batch body holds no message",
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Upstream `handlePutMessageResult`.
+    fn respond(
+        &self,
+        result: PutResult,
+        queue_id: i32,
+        transaction_id: Option<String>,
+    ) -> RemotingCommand {
+        let max_kib = self.core.config.max_message_size / 1024;
+        let detail = result.detail.clone().unwrap_or_default();
+        let code = match result.status {
+            PutStatus::PutOk => ResponseCode::SUCCESS,
+            PutStatus::FlushDiskTimeout => ResponseCode::FLUSH_DISK_TIMEOUT,
+            PutStatus::ServiceNotAvailable => {
+                return reply::error(
+                    ResponseCode::SERVICE_NOT_AVAILABLE,
+                    format!(
+                        "service not available now. It may be caused by one of the following reasons: \
+                         the broker's disk is full, messages are put to the slave, message store has \
+                         been shut down, etc. ({detail})"
+                    ),
+                );
+            }
+            PutStatus::CreateMappedFileFailed => {
+                return reply::error(
+                    ResponseCode::SYSTEM_ERROR,
+                    format!("create mapped file failed, server is busy or broken. ({detail})"),
+                );
+            }
+            PutStatus::MessageIllegal | PutStatus::PropertiesSizeExceeded => {
+                return reply::error(
+                    ResponseCode::MESSAGE_ILLEGAL,
+                    format!(
+                        "the message is illegal, maybe msg body or properties length not matched. \
+                         msg body length limit {max_kib}k, msg properties length limit 32k. ({detail})"
+                    ),
+                );
+            }
+            _ => {
+                return reply::error(
+                    ResponseCode::SYSTEM_ERROR,
+                    format!("UNKNOWN_ERROR ({detail})"),
+                );
+            }
+        };
+        let code = match (code, self.core.forced_send_status()) {
+            (ResponseCode::SUCCESS, Some(forced)) => forced,
+            (code, _) => code,
+        };
+        let msg_id = result.msg_ids.join(",");
+        Span::current().record("msg_id", msg_id.as_str());
+        debug!(offset = result.queue_offset, ?code, "stored");
+        let header = SendMessageResponseHeader {
+            msg_id,
+            queue_id,
+            queue_offset: result.queue_offset,
+            transaction_id,
+            msg_region: Some(self.core.config.region_id.clone()),
+            trace_on: Some(self.core.config.trace_on),
+            ..SendMessageResponseHeader::default()
+        };
+        RemotingCommand::new_response(code).with_header(&header)
+    }
+}
+
+fn body_too_large(len: usize, max: usize) -> RemotingCommand {
+    reply::error(
+        ResponseCode::MESSAGE_ILLEGAL,
+        format!(
+            "the message body is {len} bytes, larger than the maximum message size {max} bytes"
+        ),
+    )
+}

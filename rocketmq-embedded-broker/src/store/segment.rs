@@ -1,0 +1,493 @@
+//! One fixed-size file with a user-space page cache: the store's stand-in for upstream's
+//! `MappedFile`, built on positioned I/O because the workspace forbids the `unsafe` an mmap
+//! needs.
+//!
+//! Writes land in 4 KiB pages held in memory (dirty pages); [`Segment::flush`] writes the dirty
+//! pages with `pwrite` and then `fdatasync`s. Reads see cached pages first and fall back to the
+//! file. So after a process crash exactly the flushed prefix (plus whatever a flush had
+//! already `pwrite`-n) survives: the same "unflushed tail may be lost" contract as upstream's
+//! flush services, with the loss point chosen by the store rather than by the kernel.
+//!
+//! Appends (`append`) move a write cursor (`wrote`); `flushed` is the cursor value covered by
+//! the last successful flush. Random writes (`write`) serve the index file's hash slots.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::error::{StoreError, StoreResult};
+use super::storage::{Storage, StorageFile, read_exact_at, write_all_at};
+
+/// Page granularity of the cache and of the "least pages" flush thresholds (upstream's
+/// `OS_PAGE_SIZE`).
+pub(crate) const PAGE_SIZE: u64 = 4096;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn read_lock<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn write_lock<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Debug)]
+struct Page {
+    data: Box<[u8]>,
+    dirty: bool,
+    version: u64,
+}
+
+#[derive(Debug, Default)]
+struct PageCache {
+    pages: BTreeMap<u64, Page>,
+    dirty: usize,
+    version: u64,
+}
+
+/// A file of fixed size whose name is the absolute offset of its first byte.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    path: PathBuf,
+    start: u64,
+    size: u64,
+    file: Arc<dyn StorageFile>,
+    cache: RwLock<PageCache>,
+    wrote: AtomicU64,
+    flushed: AtomicU64,
+    /// Bytes at or past this relative offset were never written to the file by us and read as
+    /// zeros, so a fresh page there needs no `pread`.
+    high_water: AtomicU64,
+    flush_lock: Mutex<()>,
+}
+
+impl Segment {
+    /// Opens (or creates, preallocated sparse to `size`) the segment file at `path`.
+    pub(crate) fn open(
+        storage: &dyn Storage,
+        path: &Path,
+        start: u64,
+        size: u64,
+        create: bool,
+    ) -> StoreResult<Self> {
+        let existed = storage.exists(path);
+        let file = storage
+            .open_file(path, create)
+            .map_err(|e| StoreError::io(path, e))?;
+        let len = file.len().map_err(|e| StoreError::io(path, e))?;
+        if len != size {
+            if existed && len > size {
+                return Err(StoreError::corrupt(
+                    path,
+                    format!("file is {len} bytes, expected {size}"),
+                ));
+            }
+            // A new file, or one whose creation was interrupted before it reached full size.
+            file.set_len(size).map_err(|e| StoreError::io(path, e))?;
+        }
+        let high_water = if existed { len.min(size) } else { 0 };
+        Ok(Segment {
+            path: path.to_path_buf(),
+            start,
+            size,
+            file,
+            cache: RwLock::new(PageCache::default()),
+            wrote: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
+            high_water: AtomicU64::new(high_water),
+            flush_lock: Mutex::new(()),
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Absolute offset of the first byte (the file name).
+    pub(crate) fn start(&self) -> u64 {
+        self.start
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Relative append cursor.
+    pub(crate) fn wrote(&self) -> u64 {
+        self.wrote.load(Ordering::Acquire)
+    }
+
+    /// Relative position covered by the last successful flush.
+    pub(crate) fn flushed(&self) -> u64 {
+        self.flushed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.wrote() >= self.size
+    }
+
+    pub(crate) fn remaining(&self) -> u64 {
+        self.size.saturating_sub(self.wrote())
+    }
+
+    /// Sets both cursors, used by recovery once it knows where valid data ends.
+    pub(crate) fn set_positions(&self, pos: u64) {
+        let pos = pos.min(self.size);
+        self.wrote.store(pos, Ordering::Release);
+        self.flushed.store(pos, Ordering::Release);
+    }
+
+    /// Number of dirty pages in the cache.
+    pub(crate) fn dirty_pages(&self) -> usize {
+        read_lock(&self.cache).dirty
+    }
+
+    fn load_page(&self, idx: u64) -> io::Result<Page> {
+        let mut data = vec![0u8; PAGE_SIZE as usize].into_boxed_slice();
+        let off = idx * PAGE_SIZE;
+        if off < self.high_water.load(Ordering::Acquire) {
+            let n = PAGE_SIZE.min(self.size.saturating_sub(off)) as usize;
+            read_exact_at(self.file.as_ref(), &mut data[..n], off)?;
+        }
+        Ok(Page {
+            data,
+            dirty: false,
+            version: 0,
+        })
+    }
+
+    fn write_locked(&self, cache: &mut PageCache, rel: u64, bytes: &[u8]) -> io::Result<()> {
+        let end = rel + bytes.len() as u64;
+        if end > self.size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "write of {} bytes at {rel} past end of {}-byte segment",
+                    bytes.len(),
+                    self.size
+                ),
+            ));
+        }
+        cache.version += 1;
+        let version = cache.version;
+        let mut pos = rel;
+        while pos < end {
+            let idx = pos / PAGE_SIZE;
+            let in_page = (pos % PAGE_SIZE) as usize;
+            let n = ((PAGE_SIZE - pos % PAGE_SIZE).min(end - pos)) as usize;
+            if !cache.pages.contains_key(&idx) {
+                let page = self.load_page(idx)?;
+                cache.pages.insert(idx, page);
+            }
+            let Some(page) = cache.pages.get_mut(&idx) else {
+                return Err(io::Error::other("page vanished"));
+            };
+            let src = (pos - rel) as usize;
+            page.data[in_page..in_page + n].copy_from_slice(&bytes[src..src + n]);
+            page.version = version;
+            if !page.dirty {
+                page.dirty = true;
+                cache.dirty += 1;
+            }
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes` at relative offset `rel` into the cache (not the file).
+    pub(crate) fn write(&self, rel: u64, bytes: &[u8]) -> StoreResult<()> {
+        let mut cache = write_lock(&self.cache);
+        self.write_locked(&mut cache, rel, bytes)
+            .map_err(|e| StoreError::io(&self.path, e))
+    }
+
+    /// Appends at the write cursor; the caller has checked that `bytes` fits.
+    /// Returns the relative offset written at.
+    pub(crate) fn append(&self, bytes: &[u8]) -> StoreResult<u64> {
+        let mut cache = write_lock(&self.cache);
+        let at = self.wrote.load(Ordering::Acquire);
+        self.write_locked(&mut cache, at, bytes)
+            .map_err(|e| StoreError::io(&self.path, e))?;
+        // Published under the cache lock so a flush snapshot sees pages and cursor together.
+        self.wrote.store(at + bytes.len() as u64, Ordering::Release);
+        Ok(at)
+    }
+
+    /// Marks the rest of the file as written (after an end-of-file blank marker).
+    pub(crate) fn mark_full(&self) {
+        let _cache = write_lock(&self.cache);
+        self.wrote.store(self.size, Ordering::Release);
+    }
+
+    /// Reads `buf.len()` bytes at relative offset `rel`: cached pages first, the file for the
+    /// rest. Bytes past the end of the segment are an error.
+    pub(crate) fn read(&self, rel: u64, buf: &mut [u8]) -> StoreResult<()> {
+        let end = rel + buf.len() as u64;
+        if end > self.size {
+            return Err(StoreError::io(
+                &self.path,
+                io::Error::new(io::ErrorKind::UnexpectedEof, "read past end of segment"),
+            ));
+        }
+        // Copy what is cached while holding the lock; read the rest from the file after
+        // releasing it, so slow disk reads never stall appenders.
+        let mut misses: Vec<(u64, u64)> = Vec::new();
+        {
+            let cache = read_lock(&self.cache);
+            let mut pos = rel;
+            while pos < end {
+                let idx = pos / PAGE_SIZE;
+                let in_page = (pos % PAGE_SIZE) as usize;
+                let n = (PAGE_SIZE - pos % PAGE_SIZE).min(end - pos);
+                let dst = (pos - rel) as usize;
+                match cache.pages.get(&idx) {
+                    Some(page) => buf[dst..dst + n as usize]
+                        .copy_from_slice(&page.data[in_page..in_page + n as usize]),
+                    None => match misses.last_mut() {
+                        Some((_, e)) if *e == pos => *e = pos + n,
+                        _ => misses.push((pos, pos + n)),
+                    },
+                }
+                pos += n;
+            }
+        }
+        let high_water = self.high_water.load(Ordering::Acquire);
+        for (lo, hi) in misses {
+            let dst = &mut buf[(lo - rel) as usize..(hi - rel) as usize];
+            if lo >= high_water {
+                dst.fill(0);
+                continue;
+            }
+            read_exact_at(self.file.as_ref(), dst, lo)
+                .map_err(|e| StoreError::io(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Reads a vector of `len` bytes at `rel`.
+    pub(crate) fn read_vec(&self, rel: u64, len: usize) -> StoreResult<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        self.read(rel, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Writes `bytes` straight to the file at `rel` (no sync) and patches any cached copy
+    /// without changing its dirty state; for headers that must reach the disk only at a chosen
+    /// moment (the index header).
+    pub(crate) fn write_through(&self, rel: u64, bytes: &[u8]) -> StoreResult<()> {
+        let _flush = lock(&self.flush_lock);
+        let mut cache = write_lock(&self.cache);
+        write_all_at(self.file.as_ref(), bytes, rel).map_err(|e| StoreError::io(&self.path, e))?;
+        let end = rel + bytes.len() as u64;
+        self.high_water.fetch_max(end, Ordering::AcqRel);
+        let mut pos = rel;
+        while pos < end {
+            let idx = pos / PAGE_SIZE;
+            let in_page = (pos % PAGE_SIZE) as usize;
+            let n = ((PAGE_SIZE - pos % PAGE_SIZE).min(end - pos)) as usize;
+            if let Some(page) = cache.pages.get_mut(&idx) {
+                let src = (pos - rel) as usize;
+                page.data[in_page..in_page + n].copy_from_slice(&bytes[src..src + n]);
+            }
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes the cached bytes of `[lo, hi)` to the file (no sync, dirty flags untouched): the
+    /// index uses it to make entries durable before the slots that point at them.
+    pub(crate) fn persist_range(&self, lo: u64, hi: u64) -> StoreResult<()> {
+        if lo >= hi {
+            return Ok(());
+        }
+        let _flush = lock(&self.flush_lock);
+        let mut buf = vec![0u8; (hi - lo) as usize];
+        self.read(lo, &mut buf)?;
+        write_all_at(self.file.as_ref(), &buf, lo).map_err(|e| StoreError::io(&self.path, e))?;
+        self.high_water.fetch_max(hi, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// `fdatasync` only.
+    pub(crate) fn sync(&self) -> StoreResult<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| StoreError::io(&self.path, e))
+    }
+
+    /// Writes every dirty page to the file, syncs, and advances `flushed` to the write cursor
+    /// seen when the dirty pages were collected. Returns the new `flushed` value. On failure
+    /// the pages stay dirty, so a later flush retries them.
+    pub(crate) fn flush(&self) -> StoreResult<u64> {
+        let _flush = lock(&self.flush_lock);
+        let (snapshot, target) = {
+            let mut cache = write_lock(&self.cache);
+            let target = self.wrote.load(Ordering::Acquire);
+            if cache.dirty == 0 {
+                drop(cache);
+                if self.flushed() < target {
+                    // Cursor moved without dirty pages (blank tail): nothing to write.
+                    self.flushed.fetch_max(target, Ordering::AcqRel);
+                }
+                return Ok(self.flushed());
+            }
+            let mut snap = Vec::with_capacity(cache.dirty);
+            for (&idx, page) in cache.pages.iter_mut() {
+                if page.dirty {
+                    page.dirty = false;
+                    snap.push((idx, page.version, page.data.clone()));
+                }
+            }
+            cache.dirty = 0;
+            (snap, target)
+        };
+        let result = self.write_pages(&snapshot).and_then(|()| {
+            self.file
+                .sync_data()
+                .map_err(|e| StoreError::io(&self.path, e))
+        });
+        let mut cache = write_lock(&self.cache);
+        match result {
+            Ok(()) => {
+                self.flushed.fetch_max(target, Ordering::AcqRel);
+                // Evict clean pages below the tail page; they are in the file now.
+                let tail_page = self.wrote.load(Ordering::Acquire) / PAGE_SIZE;
+                for (idx, version, _) in &snapshot {
+                    if *idx >= tail_page {
+                        continue;
+                    }
+                    if let Some(p) = cache.pages.get(idx) {
+                        if !p.dirty && p.version == *version {
+                            cache.pages.remove(idx);
+                        }
+                    }
+                }
+                Ok(self.flushed())
+            }
+            Err(e) => {
+                for (idx, _, _) in &snapshot {
+                    if let Some(p) = cache.pages.get_mut(idx) {
+                        if !p.dirty {
+                            p.dirty = true;
+                            cache.dirty += 1;
+                        }
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn write_pages(&self, snapshot: &[(u64, u64, Box<[u8]>)]) -> StoreResult<()> {
+        let mut i = 0;
+        let mut buf: Vec<u8> = Vec::new();
+        while i < snapshot.len() {
+            let first = snapshot[i].0;
+            let mut j = i;
+            buf.clear();
+            while j < snapshot.len() && snapshot[j].0 == first + (j - i) as u64 {
+                buf.extend_from_slice(&snapshot[j].2);
+                j += 1;
+            }
+            let off = first * PAGE_SIZE;
+            let len = (buf.len() as u64).min(self.size.saturating_sub(off)) as usize;
+            write_all_at(self.file.as_ref(), &buf[..len], off)
+                .map_err(|e| StoreError::io(&self.path, e))?;
+            self.high_water
+                .fetch_max(off + len as u64, Ordering::AcqRel);
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// Discards everything at or past relative offset `rel`: cached pages, file content (by
+    /// shrinking and re-growing the file, which zeroes the tail), and moves both cursors back.
+    pub(crate) fn truncate(&self, rel: u64) -> StoreResult<()> {
+        let rel = rel.min(self.size);
+        let _flush = lock(&self.flush_lock);
+        let mut cache = write_lock(&self.cache);
+        let first_gone = rel.div_ceil(PAGE_SIZE);
+        let gone: Vec<u64> = cache.pages.range(first_gone..).map(|(k, _)| *k).collect();
+        for idx in gone {
+            if let Some(p) = cache.pages.remove(&idx) {
+                if p.dirty {
+                    cache.dirty -= 1;
+                }
+            }
+        }
+        if rel % PAGE_SIZE != 0 {
+            if let Some(p) = cache.pages.get_mut(&(rel / PAGE_SIZE)) {
+                p.data[(rel % PAGE_SIZE) as usize..].fill(0);
+            }
+        }
+        let io = |e| StoreError::io(&self.path, e);
+        self.file.set_len(rel).map_err(io)?;
+        self.file.set_len(self.size).map_err(io)?;
+        self.file.sync_data().map_err(io)?;
+        self.high_water.fetch_min(rel, Ordering::AcqRel);
+        self.wrote.store(rel, Ordering::Release);
+        self.flushed.fetch_min(rel, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Drops every cached page, dirty or not: what a process crash does to them.
+    pub(crate) fn drop_cache(&self) {
+        let mut cache = write_lock(&self.cache);
+        cache.pages.clear();
+        cache.dirty = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::storage::MemoryStorage;
+
+    fn seg(storage: &MemoryStorage, size: u64) -> Segment {
+        storage.create_dir_all(Path::new("/s")).unwrap();
+        Segment::open(storage, Path::new("/s/00000000000000000000"), 0, size, true).unwrap()
+    }
+
+    #[test]
+    fn unflushed_pages_are_visible_then_lost_on_crash() {
+        let storage = MemoryStorage::new();
+        let s = seg(&storage, 3 * PAGE_SIZE + 100);
+        let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        s.append(&data).unwrap();
+        assert_eq!(s.read_vec(5, 9000).unwrap(), &data[5..9005]);
+        assert_eq!(s.flush().unwrap(), 10_000);
+        s.append(b"tail").unwrap();
+        assert_eq!(s.read_vec(10_000, 4).unwrap(), b"tail");
+        s.drop_cache();
+        assert_eq!(s.read_vec(10_000, 4).unwrap(), [0, 0, 0, 0]);
+        assert_eq!(s.read_vec(0, 10_000).unwrap(), data);
+    }
+
+    #[test]
+    fn truncate_zeroes_the_tail() {
+        let storage = MemoryStorage::new();
+        let s = seg(&storage, 2 * PAGE_SIZE);
+        s.append(&[7u8; 6000]).unwrap();
+        s.flush().unwrap();
+        s.truncate(4000).unwrap();
+        assert_eq!(s.wrote(), 4000);
+        assert_eq!(s.read_vec(3999, 2).unwrap(), [7, 0]);
+        s.drop_cache();
+        assert_eq!(s.read_vec(3999, 2).unwrap(), [7, 0]);
+        assert_eq!(s.read_vec(5000, 10).unwrap(), [0; 10]);
+    }
+
+    #[test]
+    fn writes_past_the_end_are_rejected() {
+        let storage = MemoryStorage::new();
+        let s = seg(&storage, 100);
+        assert!(s.write(90, &[0u8; 20]).is_err());
+        let mut buf = [0u8; 20];
+        assert!(s.read(90, &mut buf).is_err());
+    }
+}

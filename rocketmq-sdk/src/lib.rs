@@ -20,4 +20,7 @@ pub use consumer::{
     ConsumeContext, ConsumeResult, OrderlyContext, OrderlyResult, PullConsumer, PushConsumer,
 };
 pub use error::{Error, Result, RetryHint};
-pub use producer::{Producer, ProducerBuilder, ProducerConfig, SendReceipt, SendStatus};
+pub use producer::{
+    Producer, ProducerBuilder, ProducerConfig, SendReceipt, SendStatus, TransactionListener,
+    TransactionProducer, TransactionReceipt, TransactionState,
+};

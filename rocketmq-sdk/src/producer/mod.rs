@@ -6,6 +6,7 @@ mod fault;
 mod receipt;
 mod selector;
 mod send;
+mod transaction;
 
 use std::sync::Arc;
 
@@ -13,6 +14,9 @@ pub use config::ProducerConfig;
 pub use receipt::{SendReceipt, SendStatus};
 pub use selector::{
     JavaHashCode, MessageQueueSelector, SelectByHash, SelectRandom, java_hash_index,
+};
+pub use transaction::{
+    TransactionListener, TransactionProducer, TransactionReceipt, TransactionState,
 };
 
 use crate::client::{Client, ProducerHooks, config_error};

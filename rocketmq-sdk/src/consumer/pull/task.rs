@@ -147,6 +147,9 @@ pub(super) async fn pull_loop(
                     state.consume_offset.store(next, Ordering::SeqCst);
                 }
             }
+            PullStatus::OffsetIllegal if next == offset => {
+                state.pull_offset.store(next, Ordering::SeqCst);
+            }
             PullStatus::OffsetIllegal => {
                 warn!(queue = %mq, offset, next, "pull offset moved; continuing there");
                 inner.offsets.update(&mq, next, false);

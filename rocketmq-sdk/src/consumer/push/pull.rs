@@ -131,6 +131,10 @@ pub(super) async fn pull_loop(
                 next_offset = result.next_begin_offset;
                 correct_offset(&inner, &mq, &pq, next_offset);
             }
+            PullStatus::OffsetIllegal if result.next_begin_offset == next_offset => {
+                // "Continue where you are": e.g. a reset to the offset this queue had
+                // already restarted at (the broker also sent the reset to the client).
+            }
             PullStatus::OffsetIllegal => {
                 warn!(
                     queue = %mq,

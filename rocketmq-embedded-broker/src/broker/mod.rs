@@ -7,6 +7,7 @@ mod config;
 mod groups;
 mod locks;
 mod offsets;
+pub(crate) mod schedule;
 pub(crate) mod topics;
 
 use std::net::SocketAddr;
@@ -144,6 +145,7 @@ pub(crate) struct Broker {
     core: Arc<BrokerCore>,
     server: Option<Server>,
     offset_flusher: JoinHandle<()>,
+    schedule: JoinHandle<()>,
 }
 
 impl Broker {
@@ -217,11 +219,13 @@ impl Broker {
                 }
             }
         });
+        let schedule = schedule::start(core.clone());
         info!(broker = %core.config.broker_name, %addr, "broker started");
         Ok(Broker {
             core,
             server: Some(server),
             offset_flusher,
+            schedule,
         })
     }
 
@@ -245,6 +249,7 @@ impl Broker {
 
     fn stop_gracefully(&mut self) -> Result<(), BrokerError> {
         self.offset_flusher.abort();
+        self.schedule.abort();
         self.core.persist();
         if self.core.store.is_running() {
             self.core.store.shutdown()?;
@@ -258,6 +263,7 @@ impl Broker {
     pub(crate) async fn crash(mut self) {
         self.core.unregister();
         self.offset_flusher.abort();
+        self.schedule.abort();
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }

@@ -164,17 +164,20 @@ impl Client {
     }
 
     /// QUERY_CONSUMER_OFFSET: the group's stored offset, `None` for QUERY_NOT_FOUND.
+    /// `zero_if_not_found` unset (as the Java client sends it) lets the broker answer 0
+    /// for a group without offset on a queue whose first message is still held.
     pub(crate) async fn query_consumer_offset(
         &self,
         group: &str,
         mq: &MessageQueue,
+        zero_if_not_found: Option<bool>,
     ) -> Result<Option<i64>> {
         let addr = self.queue_master(mq).await?;
         let header = QueryConsumerOffsetRequestHeader {
             consumer_group: group.to_owned(),
             topic: mq.topic.clone(),
             queue_id: mq.queue_id,
-            set_zero_if_not_found: None,
+            set_zero_if_not_found: zero_if_not_found,
             rpc: RpcBase::broker(mq.broker_name.clone()),
         };
         let req = RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET).with_header(&header);

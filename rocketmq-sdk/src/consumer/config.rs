@@ -15,7 +15,9 @@ use crate::protocol::body::{ConsumeFromWhere, MessageModel};
 #[non_exhaustive]
 pub enum ConsumeFrom {
     /// The end of the queue: only messages sent from now on (`CONSUME_FROM_LAST_OFFSET`,
-    /// the default). A retry topic starts at 0.
+    /// the default). A retry topic starts at 0. As with the Java client, a broker answers
+    /// a new group's offset query with 0 while the queue's first message is still held
+    /// (a young queue), so such a group starts from the beginning.
     #[default]
     LastOffset,
     /// The start of the queue (`CONSUME_FROM_FIRST_OFFSET`).

@@ -95,7 +95,7 @@ impl OffsetStore {
         match &self.backend {
             Backend::Local(_) => Ok(self.table().get(mq).copied()),
             Backend::Remote { client, group } => {
-                let stored = client.query_consumer_offset(group, mq).await?;
+                let stored = client.query_consumer_offset(group, mq, None).await?;
                 if let Some(o) = stored {
                     self.update(mq, o, false);
                 }
@@ -169,6 +169,21 @@ impl OffsetStore {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// What the group committed for `mq`, strictly: `None` when nothing was ever
+    /// committed (where `read_stored`, like Java, lets the broker answer 0 for a queue
+    /// whose first message is still held).
+    ///
+    /// # Errors
+    /// The broker could not be asked.
+    pub(crate) async fn read_committed(&self, mq: &MessageQueue) -> Result<Option<i64>> {
+        match &self.backend {
+            Backend::Local(_) => Ok(self.table().get(mq).copied()),
+            Backend::Remote { client, group } => {
+                client.query_consumer_offset(group, mq, Some(false)).await
+            }
+        }
     }
 
     /// Forgets `mq` (it moved to another consumer).

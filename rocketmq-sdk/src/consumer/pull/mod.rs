@@ -724,7 +724,7 @@ impl PullConsumer {
     }
 
     /// The committed offset of `queue` as stored (broker or file); `None` when the group
-    /// has none.
+    /// never committed one.
     ///
     /// # Errors
     /// The broker could not be asked.
@@ -732,7 +732,7 @@ impl PullConsumer {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn committed(&self, queue: &MessageQueue) -> Result<Option<i64>> {
-        self.inner.offsets.read_stored(queue).await
+        self.inner.offsets.read_committed(queue).await
     }
 
     /// Continues `queue` at `offset` (within the queue's stored range): buffered messages
@@ -813,11 +813,14 @@ impl PullConsumer {
         Ok(())
     }
 
-    /// Stops pulling `queues` (already buffered batches are still returned by `poll`).
+    /// Stops pulling `queues` at once (a pull in flight is abandoned; batches already
+    /// buffered are still returned by `poll`).
     pub fn pause(&self, queues: &[MessageQueue]) {
         for q in queues {
             if let Ok(s) = self.inner.state_of(q) {
                 s.paused.store(true, Ordering::SeqCst);
+                // Abandon a pull in flight: nothing more arrives from the queue.
+                s.wake.notify_one();
             }
         }
     }

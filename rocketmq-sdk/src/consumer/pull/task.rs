@@ -104,10 +104,11 @@ pub(super) async fn pull_loop(
             true,
         );
         let result = tokio::select! {
-            r = pull => r,
-            // A seek or resume: start over (the held pull's answer is discarded).
-            _ = state.wake.notified() => continue,
+            biased;
             _ = cancel.cancelled() => return,
+            // A seek, pause or resume: start over (the held pull's answer is discarded).
+            _ = state.wake.notified() => continue,
+            r = pull => r,
         };
         let result = match result {
             Ok(r) => r,

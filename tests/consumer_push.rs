@@ -4,8 +4,6 @@
 mod consumer_support;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use consumer_support::*;
@@ -367,5 +365,4 @@ async fn rewind_to_a_timestamp_redelivers_from_there() {
     let c = log.counts();
     assert!(old.iter().all(|b| c.get(b) == Some(&1)), "{c:?}");
     consumer.shutdown().await;
-    let _ = Arc::new(AtomicBool::new(false)).load(Ordering::Relaxed);
 }

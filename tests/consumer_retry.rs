@@ -221,7 +221,7 @@ fn fails(body: &str, attempt: i32) -> bool {
     for b in body.bytes().chain(attempt.to_le_bytes()) {
         h = (h ^ u64::from(b)).wrapping_mul(1099511628211);
     }
-    h % 4 == 0
+    h.is_multiple_of(4)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

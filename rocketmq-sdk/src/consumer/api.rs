@@ -543,8 +543,10 @@ mod tests {
 
     #[test]
     fn retry_topic_restored_only_from_own_retry_topic() {
-        let mut m = MessageExt::default();
-        m.topic = "%RETRY%g".into();
+        let mut m = MessageExt::from(crate::protocol::message::Message {
+            topic: "%RETRY%g".into(),
+            ..Default::default()
+        });
         m.put_property(keys::RETRY_TOPIC, "orders");
         restore_retry_topic(&mut m, "other");
         assert_eq!(m.topic, "%RETRY%g");

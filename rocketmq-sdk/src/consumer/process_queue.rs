@@ -237,10 +237,14 @@ mod tests {
     use super::*;
 
     fn msg(offset: i64) -> MessageExt {
-        let mut m = MessageExt::default();
-        m.queue_offset = offset;
-        m.message.body = bytes::Bytes::from(vec![0u8; 10]);
-        m
+        MessageExt {
+            queue_offset: offset,
+            message: crate::protocol::message::Message {
+                body: bytes::Bytes::from(vec![0u8; 10]),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -23,6 +23,10 @@ struct State {
     size: u64,
     /// The highest offset ever put.
     queue_offset_max: i64,
+    /// `nextBeginOffset` of the last pull whose messages were put: entries below it that
+    /// are not in the maps were filtered out by the broker, so once nothing is in flight
+    /// the offset may move up to here.
+    pulled_up_to: i64,
     /// Orderly: a consume task owns the queue.
     consuming_flag: bool,
 }
@@ -48,6 +52,7 @@ impl Default for ProcessQueue {
         ProcessQueue {
             state: Mutex::new(State {
                 queue_offset_max: -1,
+                pulled_up_to: -1,
                 ..State::default()
             }),
             dropped: AtomicBool::new(false),
@@ -66,11 +71,12 @@ impl ProcessQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds pulled messages (a message already present is not added twice). Returns
-    /// whether an orderly consume task should be started (`putMessage`'s
-    /// `dispatchToConsume`).
-    pub(crate) fn put_messages(&self, msgs: &[MessageExt]) -> bool {
+    /// Adds pulled messages (a message already present is not added twice); `next_begin`
+    /// is the pull's `nextBeginOffset`. Returns whether an orderly consume task should be
+    /// started (`putMessage`'s `dispatchToConsume`).
+    pub(crate) fn put_messages(&self, msgs: &[MessageExt], next_begin: i64) -> bool {
         let mut s = self.state();
+        s.pulled_up_to = s.pulled_up_to.max(next_begin);
         for m in msgs {
             if !s.msgs.contains_key(&m.queue_offset) && !s.consuming.contains_key(&m.queue_offset) {
                 s.size += m.body.len() as u64;
@@ -87,10 +93,17 @@ impl ProcessQueue {
         }
     }
 
+    /// Records a pull that returned nothing to consume up to `next_begin` (no new or no
+    /// matching message): once nothing is in flight, the offset may move there.
+    pub(crate) fn note_pulled(&self, next_begin: i64) {
+        let mut s = self.state();
+        s.pulled_up_to = s.pulled_up_to.max(next_begin);
+    }
+
     /// Acknowledges the messages at `offsets` and returns the new commit point: the
-    /// lowest offset still in flight, or one past the highest offset ever put when none
-    /// is. `None` when nothing was in flight to begin with (nothing to commit: the queue
-    /// was cleared, e.g. by a reset).
+    /// lowest offset still in flight, or, when none is, one past the highest offset ever
+    /// put (or the last pull's `nextBeginOffset`, past entries the broker filtered out, if
+    /// higher). `None` when nothing was in flight to begin with (nothing to commit).
     pub(crate) fn remove_messages(&self, offsets: impl IntoIterator<Item = i64>) -> Option<i64> {
         let mut s = self.state();
         if s.msgs.is_empty() {
@@ -104,7 +117,7 @@ impl ProcessQueue {
         self.last_consume_ms.store(now_ms(), Ordering::Relaxed);
         Some(match s.msgs.keys().next() {
             Some(first) => *first,
-            None => s.queue_offset_max + 1,
+            None => (s.queue_offset_max + 1).max(s.pulled_up_to),
         })
     }
 
@@ -160,7 +173,11 @@ impl ProcessQueue {
         let taken = std::mem::take(&mut s.consuming);
         let bytes: u64 = taken.values().map(|m| m.body.len() as u64).sum();
         s.size = s.size.saturating_sub(bytes);
-        Some(last + 1)
+        Some(if s.msgs.is_empty() {
+            (last + 1).max(s.pulled_up_to)
+        } else {
+            last + 1
+        })
     }
 
     /// Orderly: puts taken messages back to be consumed again, with their updated
@@ -251,7 +268,7 @@ mod tests {
     fn commit_point_is_lowest_in_flight() {
         let pq = ProcessQueue::default();
         let batch: Vec<_> = (5..10).map(msg).collect();
-        assert!(pq.put_messages(&batch));
+        assert!(pq.put_messages(&batch, 10));
         assert_eq!(pq.count(), 5);
         assert_eq!(pq.size(), 50);
         assert_eq!(pq.max_span(), 4);
@@ -263,9 +280,18 @@ mod tests {
     }
 
     #[test]
+    fn entries_filtered_by_the_broker_are_committed_past() {
+        let pq = ProcessQueue::default();
+        // The pull scanned 0..8 but only 2 and 5 matched the subscription.
+        pq.put_messages(&[msg(2), msg(5)], 8);
+        assert_eq!(pq.remove_messages([5]), Some(2));
+        assert_eq!(pq.remove_messages([2]), Some(8));
+    }
+
+    #[test]
     fn orderly_take_commit_and_retry() {
         let pq = ProcessQueue::default();
-        pq.put_messages(&(0..4).map(msg).collect::<Vec<_>>());
+        pq.put_messages(&(0..4).map(msg).collect::<Vec<_>>(), 4);
         let taken = pq.take_messages(2);
         assert_eq!(
             taken.iter().map(|m| m.queue_offset).collect::<Vec<_>>(),
@@ -284,8 +310,8 @@ mod tests {
         assert_eq!(pq.commit(), None);
         assert_eq!(pq.count(), 0);
         // The consuming flag was reset by the empty take: the next put dispatches.
-        assert!(pq.put_messages(&[msg(4)]));
-        assert!(!pq.put_messages(&[msg(5)]));
+        assert!(pq.put_messages(&[msg(4)], 5));
+        assert!(!pq.put_messages(&[msg(5)], 6));
     }
 
     proptest! {
@@ -306,7 +332,7 @@ mod tests {
             for b in batches {
                 let batch: Vec<_> = (next..next + b as i64).map(msg).collect();
                 next += b as i64;
-                pq.put_messages(&batch);
+                pq.put_messages(&batch, next);
                 unacked.extend(batch.iter().map(|m| m.queue_offset));
                 // Acknowledge a few random unacked messages after each batch.
                 for _ in 0..b {

@@ -126,7 +126,7 @@ pub(super) async fn pull_loop(
         let next = result.next_begin_offset;
         match result.status {
             PullStatus::Found if !result.messages.is_empty() => {
-                pq.put_messages(&result.messages);
+                pq.put_messages(&result.messages, result.next_begin_offset);
                 state.pull_offset.store(next, Ordering::SeqCst);
                 let n = result.messages.len();
                 inner
@@ -144,6 +144,7 @@ pub(super) async fn pull_loop(
             }
             PullStatus::Found | PullStatus::NoNewMsg | PullStatus::NoMatchedMsg => {
                 state.pull_offset.store(next, Ordering::SeqCst);
+                pq.note_pulled(next);
                 if pq.count() == 0 {
                     state.consume_offset.store(next, Ordering::SeqCst);
                 }

@@ -119,7 +119,7 @@ pub(super) async fn pull_loop(
                     correct_offset(&inner, &mq, &pq, next_offset);
                     continue;
                 }
-                pq.put_messages(&result.messages);
+                pq.put_messages(&result.messages, result.next_begin_offset);
                 match &inner.listener {
                     Listener::Concurrent(_) => {
                         concurrent::submit(&inner, &mq, &pq, result.messages);
@@ -157,6 +157,7 @@ pub(super) async fn pull_loop(
 /// Nothing cached: the offset may move past what the broker skipped
 /// (`correctTagsOffset`).
 fn correct_offset(inner: &PushInner, mq: &MessageQueue, pq: &ProcessQueue, next: i64) {
+    pq.note_pulled(next);
     if pq.count() == 0 {
         inner.offsets.update(mq, next, true);
     }

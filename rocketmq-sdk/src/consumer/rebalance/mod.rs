@@ -38,8 +38,16 @@ pub(crate) async fn target_queues(
     if mq_all.is_empty() {
         return Ok(BTreeSet::new());
     }
-    let cid_all = client.consumer_ids(topic, group).await?;
     let me = client.client_id();
+    let cid_all = match client.consumer_ids(topic, group).await {
+        Ok(ids) if ids.iter().any(|c| c == me) => ids,
+        _ => {
+            // The broker has not heard of us yet (e.g. the topic's route was unknown at
+            // the last heartbeat): announce ourselves and ask again.
+            client.inner.send_heartbeat_to_all().await;
+            client.consumer_ids(topic, group).await?
+        }
+    };
     let mine = strategy.allocate(group, me, &mq_all, &cid_all);
     debug!(
         group,

@@ -450,3 +450,44 @@ async fn tag_subscription_filters_and_concurrent_batches() {
     );
     consumer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_change_notification_triggers_the_rebalance() {
+    init_tracing();
+    let broker = broker().await;
+    broker.create_topic("notify", 4).await.unwrap();
+    let log = Log::default();
+    // The periodic rebalance is far away: only NOTIFY_CONSUMER_IDS_CHANGED can move queues
+    // within the test's time.
+    let slow = Duration::from_secs(3600);
+    let c1 = client(&broker).await;
+    let first = c1
+        .push_consumer("g-notify")
+        .subscribe("notify", "*")
+        .rebalance_interval(slow)
+        .start(recorder(0, log.clone()))
+        .await
+        .unwrap();
+    assert_eq!(owned(&first, "notify").len(), 4);
+    let c2 = client(&broker).await;
+    let second = c2
+        .push_consumer("g-notify")
+        .subscribe("notify", "*")
+        .rebalance_interval(slow)
+        .start(recorder(1, log.clone()))
+        .await
+        .unwrap();
+    assert!(
+        wait_until(T, || async {
+            owned(&first, "notify").len() == 2 && owned(&second, "notify").len() == 2
+        })
+        .await,
+        "the first member gave up half of its queues on the notification"
+    );
+    second.shutdown().await;
+    assert!(
+        wait_until(T, || async { owned(&first, "notify").len() == 4 }).await,
+        "and took them back when the second left"
+    );
+    first.shutdown().await;
+}

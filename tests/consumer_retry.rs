@@ -377,3 +377,65 @@ async fn orderly_message_exhausting_its_retries_is_dead_lettered() {
     assert_eq!(seen.len(), 5, "then the next message, once");
     consumer.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_chooses_the_retry_delay_level() {
+    init_tracing();
+    let broker = broker().await;
+    broker.create_topic("levels", 1).await.unwrap();
+    let seen: Seen = Arc::default();
+    let s = seen.clone();
+    let c = client(&broker).await;
+    let consumer = c
+        .push_consumer("g-levels")
+        .subscribe("levels", "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .start(move |msgs: Vec<MessageExt>, ctx: ConsumeContext| {
+            let s = s.clone();
+            async move {
+                let m = &msgs[0];
+                let body = String::from_utf8_lossy(&m.body).into_owned();
+                s.lock()
+                    .unwrap()
+                    .push((m.reconsume_times, body.clone(), Instant::now()));
+                match (body.as_str(), m.reconsume_times) {
+                    // Straight to the DLQ.
+                    ("dlq", _) => ctx.set_delay_level_when_next_consume(-1),
+                    // Level 18 (180 ms) instead of the broker's 3 (30 ms).
+                    ("slow", 0) => ctx.set_delay_level_when_next_consume(18),
+                    _ => return ConsumeResult::Success,
+                }
+                ConsumeResult::ReconsumeLater
+            }
+        })
+        .await
+        .unwrap();
+    let (_pc, producer) = producer(&broker).await;
+    producer
+        .send(Message::new("levels", Bytes::from_static(b"dlq")))
+        .await
+        .unwrap();
+    producer
+        .send(Message::new("levels", Bytes::from_static(b"slow")))
+        .await
+        .unwrap();
+    assert!(
+        wait_until(T, || async {
+            broker.dead_letters("g-levels").unwrap_or_default().len() == 1
+        })
+        .await
+    );
+    assert_eq!(
+        &broker.dead_letters("g-levels").unwrap()[0].body[..],
+        b"dlq"
+    );
+    assert!(wait_until(T, || async { seen.lock().unwrap().len() == 3 }).await);
+    assert!(wait_until(T, || async { retry_topic_drained(&broker, "g-levels") }).await);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "dlq once, slow twice");
+    let slow: Vec<_> = seen.iter().filter(|s| s.1 == "slow").collect();
+    assert_eq!(slow.iter().map(|s| s.0).collect::<Vec<_>>(), [0, 1]);
+    let gap = slow[1].2 - slow[0].2;
+    assert!(gap >= Duration::from_millis(178), "level 18 took {gap:?}");
+    consumer.shutdown().await;
+}

@@ -74,8 +74,10 @@ impl Store {
             return result;
         };
         let rx = self.inner.flush.subscribe();
+        let seen_failures = rx.borrow().failures;
         self.inner.flush.request(target);
-        match FlushCoordinator::wait_for(rx, target, self.inner.config.sync_flush_timeout).await {
+        let timeout = self.inner.config.sync_flush_timeout;
+        match FlushCoordinator::wait_for(rx, seen_failures, target, timeout).await {
             Some(WaitOutcome::Flushed) => {}
             Some(WaitOutcome::Failed) => {
                 result.status = PutStatus::IoError;

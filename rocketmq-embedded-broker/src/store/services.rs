@@ -88,6 +88,7 @@ fn flush_commit_log(inner: &Inner) -> bool {
         Err(e) => {
             tracing::error!(error = %e, "commit log flush failed");
             inner.flush.publish_failure(target);
+            inner.flush.clear_requests_up_to(target);
             false
         }
     }

@@ -7,18 +7,39 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use rocketmq_embedded_broker::store::storage::MemoryStorage;
-use rocketmq_embedded_broker::store::{FlushDiskType, GetStatus, ManualClock, PutStatus, Store, StoreConfig};
+use rocketmq_embedded_broker::store::{
+    FlushDiskType, GetStatus, ManualClock, PutStatus, Store, StoreConfig,
+};
 use store_support::*;
 
 const QUEUES: i32 = 3;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Put { queue: i32, len: usize, tag: Option<u8> },
-    Batch { queue: i32, count: usize, len: usize },
-    Get { queue: i32, back: u64, max: usize, tag: Option<u8> },
-    Restart { clean: bool, power_loss: bool },
-    TearTail { records: usize, garbage: u8 },
+    Put {
+        queue: i32,
+        len: usize,
+        tag: Option<u8>,
+    },
+    Batch {
+        queue: i32,
+        count: usize,
+        len: usize,
+    },
+    Get {
+        queue: i32,
+        back: u64,
+        max: usize,
+        tag: Option<u8>,
+    },
+    Restart {
+        clean: bool,
+        power_loss: bool,
+    },
+    TearTail {
+        records: usize,
+        garbage: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -114,7 +135,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let (mut store, _) = Store::open(config(&storage, &clock)).unwrap();
     let mut model = Model::default();
     let mut n = 0usize;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for op in ops {
         match op {
             Op::Put { queue, len, tag } => {
@@ -123,10 +147,23 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let key = format!("key{n}");
                 let b = body(n, len);
                 let tags = tag.map(tag_name);
-                let r = rt.block_on(store.put_message(msg_with("T", queue, &b, tags.as_deref(), &[&key])));
+                let r = rt.block_on(store.put_message(msg_with(
+                    "T",
+                    queue,
+                    &b,
+                    tags.as_deref(),
+                    &[&key],
+                )));
                 prop_assert_eq!(r.status, PutStatus::PutOk);
                 prop_assert_eq!(r.queue_offset, model.queue(queue).len() as i64);
-                model.log.push(Rec { queue, body: b, tag, key, phy: r.physical_offset, len: r.wrote_bytes });
+                model.log.push(Rec {
+                    queue,
+                    body: b,
+                    tag,
+                    key,
+                    phy: r.physical_offset,
+                    len: r.wrote_bytes,
+                });
             }
             Op::Batch { queue, count, len } => {
                 let mut msgs = Vec::new();
@@ -136,7 +173,14 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     let key = format!("key{n}");
                     let b = body(n, len);
                     msgs.push(msg_with("T", queue, &b, None, &[&key]));
-                    recs.push(Rec { queue, body: b, tag: None, key, phy: 0, len: 0 });
+                    recs.push(Rec {
+                        queue,
+                        body: b,
+                        tag: None,
+                        key,
+                        phy: 0,
+                        len: 0,
+                    });
                 }
                 let r = rt.block_on(store.put_messages(msgs));
                 prop_assert_eq!(r.status, PutStatus::PutOk);
@@ -153,12 +197,20 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 prop_assert_eq!(phy, r.physical_offset + r.wrote_bytes as i64);
             }
-            Op::Get { queue, back, max, tag } => {
+            Op::Get {
+                queue,
+                back,
+                max,
+                tag,
+            } => {
                 let recs = model.queue(queue);
                 let offset = (recs.len() as i64 - back as i64).max(0);
-                let filter_code = tag.map(|t| rocketmq_sdk::protocol::message::hash::tags_code(&tag_name(t)));
+                let filter_code =
+                    tag.map(|t| rocketmq_sdk::protocol::message::hash::tags_code(&tag_name(t)));
                 let f = move |c: i64| filter_code.is_none_or(|fc| fc == c);
-                let got = store.get_messages("T", queue, offset, max, 1 << 30, Some(&f)).unwrap();
+                let got = store
+                    .get_messages("T", queue, offset, max, 1 << 30, Some(&f))
+                    .unwrap();
                 // Like upstream, one get reads units from one consume-queue file only (16 units
                 // per file here); the consumer simply pulls again.
                 let file_end = ((offset as usize / 16 + 1) * 16).min(recs.len());
@@ -168,7 +220,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .take(max.min(32))
                     .collect();
                 if recs.is_empty() {
-                    prop_assert!(matches!(got.status, GetStatus::NoMatchedLogicQueue | GetStatus::NoMessageInQueue));
+                    prop_assert!(matches!(
+                        got.status,
+                        GetStatus::NoMatchedLogicQueue | GetStatus::NoMessageInQueue
+                    ));
                 } else if offset as usize == recs.len() {
                     prop_assert_eq!(got.status, GetStatus::OffsetOverflowOne);
                 } else if expected.is_empty() {

@@ -34,6 +34,7 @@ struct FaultState {
     sync_budget: Option<(u64, FaultKind)>,
     short_writes: bool,
     fail_creates: Option<FaultKind>,
+    sync_delay: Option<std::time::Duration>,
 }
 
 /// The switchboard of a [`FaultyStorage`]; shared, so a test can flip faults while the store
@@ -66,6 +67,11 @@ impl Faults {
     /// signal-interrupted `pwrite` may.
     pub fn short_writes(&self, on: bool) {
         self.state().short_writes = on;
+    }
+
+    /// Makes every `sync_data` take at least `delay` (a slow disk), or `None` for full speed.
+    pub fn delay_syncs(&self, delay: Option<std::time::Duration>) {
+        self.state().sync_delay = delay;
     }
 
     /// Makes creating new files fail with `kind` (`None` to stop).
@@ -161,6 +167,10 @@ impl StorageFile for FaultyFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
+        let delay = self.faults.state().sync_delay;
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
         {
             let mut st = self.faults.state();
             if let Some((budget, kind)) = st.sync_budget.as_mut() {

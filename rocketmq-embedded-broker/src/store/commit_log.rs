@@ -62,23 +62,22 @@ impl DispatchInfo {
             tx != sysflag::TRANSACTION_PREPARED_TYPE && tx != sysflag::TRANSACTION_ROLLBACK_TYPE;
         let store_ts = view.store_timestamp();
         let mut tags_code = tags_code_opt(view.property(keys::TAGS).as_deref());
-        if topic == SCHEDULE_TOPIC {
-            if let Some(level) = view
+        if topic == SCHEDULE_TOPIC
+            && let Some(level) = view
                 .property(keys::DELAY)
                 .and_then(|v| v.trim().parse::<i32>().ok())
-            {
-                let level = level.min(schedule.max_level());
-                if level > 0 {
-                    tags_code = schedule.delivery_time(level, store_ts);
-                }
+        {
+            let level = level.min(schedule.max_level());
+            if level > 0 {
+                tags_code = schedule.delivery_time(level, store_ts);
             }
         }
         let mut key_hashes = Vec::new();
         if tx != sysflag::TRANSACTION_ROLLBACK_TYPE {
-            if let Some(uniq) = view.property(keys::UNIQ_KEY) {
-                if !uniq.is_empty() {
-                    key_hashes.push(index_key_hash(topic, &uniq));
-                }
+            if let Some(uniq) = view.property(keys::UNIQ_KEY)
+                && !uniq.is_empty()
+            {
+                key_hashes.push(index_key_hash(topic, &uniq));
             }
             if let Some(ks) = view.property(keys::KEYS) {
                 for k in ks.split(keys::KEY_SEPARATOR).filter(|k| !k.is_empty()) {

@@ -159,13 +159,13 @@ impl ConsumeQueue {
         // Segments wholly before the end are full, the one holding it is cut there (its zeroed
         // tail is exactly what a never-written file has), later ones are deleted.
         let segs = self.segs.segments();
-        if let Some(last) = segs.last() {
-            if end_abs >= last.start() + last.size() {
-                for s in &segs {
-                    s.set_positions(s.size());
-                }
-                return Ok(());
+        if let Some(last) = segs.last()
+            && end_abs >= last.start() + last.size()
+        {
+            for s in &segs {
+                s.set_positions(s.size());
             }
+            return Ok(());
         }
         self.segs.truncate_from(end_abs)
     }

@@ -473,10 +473,8 @@ impl IndexService {
                 self.entry_num,
             )?));
         }
-        if !clean {
-            if let Some(last) = files.last() {
-                last.repair()?;
-            }
+        if !clean && let Some(last) = files.last() {
+            last.repair()?;
         }
         *write_lock(&self.files) = files;
         self.recompute_indexed_through();
@@ -502,10 +500,10 @@ impl IndexService {
     }
 
     fn writable_file(&self, now_millis: i64) -> StoreResult<Arc<IndexFile>> {
-        if let Some(last) = read_lock(&self.files).last() {
-            if !last.is_full() {
-                return Ok(last.clone());
-            }
+        if let Some(last) = read_lock(&self.files).last()
+            && !last.is_full()
+        {
+            return Ok(last.clone());
         }
         let mut files = write_lock(&self.files);
         let (prev_phy, prev_ts, mut name_num) = match files.last() {

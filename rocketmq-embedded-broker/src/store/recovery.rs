@@ -177,10 +177,11 @@ fn load_consume_queues(inner: &Inner) -> StoreResult<usize> {
 fn abnormal_start(inner: &Inner, segs: &[Arc<Segment>]) -> usize {
     let safe = inner.checkpoint.values().min_timestamp_index();
     for (i, seg) in segs.iter().enumerate().rev() {
-        if let Some(ts) = inner.commit_log.first_store_ts(seg) {
-            if ts != 0 && ts <= safe {
-                return i;
-            }
+        if let Some(ts) = inner.commit_log.first_store_ts(seg)
+            && ts != 0
+            && ts <= safe
+        {
+            return i;
         }
     }
     0

@@ -180,9 +180,9 @@ impl Segment {
             let idx = pos / PAGE_SIZE;
             let in_page = (pos % PAGE_SIZE) as usize;
             let n = ((PAGE_SIZE - pos % PAGE_SIZE).min(end - pos)) as usize;
-            if !cache.pages.contains_key(&idx) {
+            if let std::collections::btree_map::Entry::Vacant(e) = cache.pages.entry(idx) {
                 let page = self.load_page(idx)?;
-                cache.pages.insert(idx, page);
+                e.insert(page);
             }
             let Some(page) = cache.pages.get_mut(&idx) else {
                 return Err(io::Error::other("page vanished"));
@@ -361,21 +361,22 @@ impl Segment {
                     if *idx >= tail_page {
                         continue;
                     }
-                    if let Some(p) = cache.pages.get(idx) {
-                        if !p.dirty && p.version == *version {
-                            cache.pages.remove(idx);
-                        }
+                    if let Some(p) = cache.pages.get(idx)
+                        && !p.dirty
+                        && p.version == *version
+                    {
+                        cache.pages.remove(idx);
                     }
                 }
                 Ok(self.flushed())
             }
             Err(e) => {
                 for (idx, _, _) in &snapshot {
-                    if let Some(p) = cache.pages.get_mut(idx) {
-                        if !p.dirty {
-                            p.dirty = true;
-                            cache.dirty += 1;
-                        }
+                    if let Some(p) = cache.pages.get_mut(idx)
+                        && !p.dirty
+                    {
+                        p.dirty = true;
+                        cache.dirty += 1;
                     }
                 }
                 Err(e)
@@ -414,16 +415,16 @@ impl Segment {
         let first_gone = rel.div_ceil(PAGE_SIZE);
         let gone: Vec<u64> = cache.pages.range(first_gone..).map(|(k, _)| *k).collect();
         for idx in gone {
-            if let Some(p) = cache.pages.remove(&idx) {
-                if p.dirty {
-                    cache.dirty -= 1;
-                }
+            if let Some(p) = cache.pages.remove(&idx)
+                && p.dirty
+            {
+                cache.dirty -= 1;
             }
         }
-        if rel % PAGE_SIZE != 0 {
-            if let Some(p) = cache.pages.get_mut(&(rel / PAGE_SIZE)) {
-                p.data[(rel % PAGE_SIZE) as usize..].fill(0);
-            }
+        if !rel.is_multiple_of(PAGE_SIZE)
+            && let Some(p) = cache.pages.get_mut(&(rel / PAGE_SIZE))
+        {
+            p.data[(rel % PAGE_SIZE) as usize..].fill(0);
         }
         let io = |e| StoreError::io(&self.path, e);
         self.file.set_len(rel).map_err(io)?;

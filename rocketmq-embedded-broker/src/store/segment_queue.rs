@@ -123,10 +123,10 @@ impl SegmentQueue {
     /// The last segment if it has room, else a new one. `start_if_empty` (rounded down to the
     /// segment size) names the first segment of an empty queue.
     pub(crate) fn last_or_create(&self, start_if_empty: u64) -> StoreResult<Arc<Segment>> {
-        if let Some(last) = self.last() {
-            if !last.is_full() {
-                return Ok(last);
-            }
+        if let Some(last) = self.last()
+            && !last.is_full()
+        {
+            return Ok(last);
         }
         self.create_next(start_if_empty)
     }

@@ -199,10 +199,10 @@ impl StorageFile for FaultyFile {
                 _ => None,
             }
         };
-        if let Some(kind) = exhausted {
-            if len > self.inner.len()? {
-                return Err(self.faults.fault(kind));
-            }
+        if let Some(kind) = exhausted
+            && len > self.inner.len()?
+        {
+            return Err(self.faults.fault(kind));
         }
         self.inner.set_len(len)
     }
@@ -210,10 +210,11 @@ impl StorageFile for FaultyFile {
 
 impl Storage for FaultyStorage {
     fn open_file(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>> {
-        if create && !self.inner.exists(path) {
-            if let Some(kind) = self.faults.state().fail_creates {
-                return Err(self.faults.fault(kind));
-            }
+        if create
+            && !self.inner.exists(path)
+            && let Some(kind) = self.faults.state().fail_creates
+        {
+            return Err(self.faults.fault(kind));
         }
         let inner = self.inner.open_file(path, create)?;
         Ok(Arc::new(FaultyFile {

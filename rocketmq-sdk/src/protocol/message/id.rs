@@ -229,6 +229,9 @@ pub fn random_seed() -> i32 {
 ///
 /// Thread-safe and lock-free: the fixed prefix is precomputed, the counter is atomic, and
 /// the month window is only recomputed when the clock leaves it.
+///
+/// The month starts in UTC here, where Java uses the JVM's local time zone (see
+/// [`month_window_utc`]); this only shifts the time field, never the id's uniqueness.
 #[derive(Debug)]
 pub struct UniqIdGenerator {
     prefix: String,
@@ -295,8 +298,10 @@ pub struct UniqIdInfo {
     pub pid: u16,
     /// The per-process value (Java: class-loader hash).
     pub seed: i32,
-    /// Milliseconds since the start of the month the id was made in.
-    pub millis_in_month: i32,
+    /// Milliseconds since the start of the month the id was made in. Written as a
+    /// wrapping `int32` but read back unsigned, as Java does, because a month can exceed
+    /// 2^31 ms.
+    pub millis_in_month: u32,
     /// The rolling counter.
     pub counter: u16,
 }
@@ -339,7 +344,7 @@ pub fn parse_uniq_id(id: &str) -> Result<UniqIdInfo, ProtocolError> {
         ip,
         pid: be2(n),
         seed: be4(n + 2),
-        millis_in_month: be4(n + 6),
+        millis_in_month: be4(n + 6) as u32,
         counter: be2(n + 10),
     })
 }
@@ -435,7 +440,11 @@ mod tests {
         let info = parse_uniq_id(&id).unwrap();
         assert_eq!(info.ip, "192.168.1.2".parse::<IpAddr>().unwrap());
         assert_eq!((info.pid, info.seed, info.counter), (0x1234, -2, 0));
-        assert_eq!(info.millis_in_month, 2_462_400_000u32 as i32);
+        assert_eq!(info.millis_in_month, 2_462_400_000);
+        assert_eq!(
+            info.nearly_time_ms(1_709_208_000_000 + 5),
+            1_709_208_000_000
+        );
         // A small offset: 2024-03-01T00:00:01.5Z is 1500 ms into March.
         let id2 = g.next_id_at(1_709_251_201_500);
         assert_eq!(&id2[20..28], "000005DC");

@@ -23,6 +23,7 @@
 //! All integers are big-endian.
 
 use super::super::sysflag;
+use crate::protocol::error::ProtocolError;
 
 /// Magic code of a V1 record (1-byte topic length), as Java's signed `int`.
 pub const MAGIC_V1: i32 = 0xDAA3_20A7_u32 as i32;
@@ -64,6 +65,20 @@ pub const MAX_PROPERTIES_LEN: usize = i16::MAX as usize;
 pub const DEFAULT_MAX_BODY_LEN: usize = 4 * 1024 * 1024;
 /// The smallest possible record: IPv4 hosts, V1, empty body, topic and properties.
 pub const MIN_RECORD_LEN: usize = 91;
+
+/// Checks a body length against a `maxMessageSize` policy (e.g. [`DEFAULT_MAX_BODY_LEN`]),
+/// as the broker does before storing and the producer before sending.
+pub fn check_body_len(len: usize, max: usize) -> Result<(), ProtocolError> {
+    if len > max {
+        Err(ProtocolError::TooLarge {
+            what: "message body",
+            len,
+            max,
+        })
+    } else {
+        Ok(())
+    }
+}
 
 /// The record format version, chosen by the magic code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -246,5 +261,13 @@ mod tests {
         assert_eq!(BLANK_MAGIC as u32, 0xCBD4_3194);
         assert_eq!(MagicVersion::for_topic_len(127), MagicVersion::V1);
         assert_eq!(MagicVersion::for_topic_len(128), MagicVersion::V2);
+        assert!(check_body_len(DEFAULT_MAX_BODY_LEN, DEFAULT_MAX_BODY_LEN).is_ok());
+        assert!(matches!(
+            check_body_len(DEFAULT_MAX_BODY_LEN + 1, DEFAULT_MAX_BODY_LEN),
+            Err(ProtocolError::TooLarge {
+                what: "message body",
+                ..
+            })
+        ));
     }
 }

@@ -9,6 +9,45 @@
 //!   end-of-file marker, unwritten space, and torn or damaged data apart;
 //! * [`decode_message_ext`] / [`decode_all`] — owned [`MessageExt`](super::MessageExt)
 //!   values as the client sees them.
+//!
+//! Encoding once and patching at append time, then scanning the log as recovery does:
+//!
+//! ```
+//! use bytes::{Bytes, BytesMut};
+//! use rocketmq_sdk::protocol::ProtocolError;
+//! use rocketmq_sdk::protocol::message::record::{self, RecordRead};
+//! use rocketmq_sdk::protocol::message::{Message, MessageExt};
+//!
+//! let ext = MessageExt {
+//!     message: Message::new("TopicTest", Bytes::from_static(b"hi")),
+//!     store_host: "10.0.0.1:10911".parse().unwrap(),
+//!     ..MessageExt::default()
+//! };
+//! let mut file = BytesMut::new();
+//! record::encode_record(&ext, &mut file)?;
+//! // Under the append lock: the fields only known now.
+//! record::patch_queue_offset(&mut file[..], 0)?;
+//! record::patch_physical_offset(&mut file[..], 0)?;
+//! record::patch_store_timestamp(&mut file[..], 1_700_000_000_000)?;
+//! record::encode_blank_marker(64, &mut file);
+//!
+//! let mut pos = 0;
+//! let mut records = 0;
+//! loop {
+//!     match record::read_record(&file[pos..]) {
+//!         Ok(RecordRead::Record(v)) if v.verify_crc() => {
+//!             records += 1;
+//!             pos += v.len();
+//!         }
+//!         Ok(RecordRead::Blank { .. }) => break, // continue with the next file
+//!         Ok(_) => break,                        // unwritten space, or a bad CRC
+//!         Err(ProtocolError::Truncated { .. }) => break, // torn tail
+//!         Err(_) => break,                       // bad magic or inconsistent sizes
+//!     }
+//! }
+//! assert_eq!(records, 1);
+//! # Ok::<(), ProtocolError>(())
+//! ```
 
 mod decode;
 mod encode;
@@ -24,8 +63,8 @@ pub use encode::{
     patch_store_timestamp, sys_flag_for_hosts,
 };
 pub use layout::{
-    BLANK_MAGIC, BLANK_MARKER_LEN, MAGIC_V1, MAGIC_V2, MagicVersion, RecordLayout, record_len,
-    store_host_pos, store_timestamp_pos,
+    BLANK_MAGIC, BLANK_MARKER_LEN, DEFAULT_MAX_BODY_LEN, MAGIC_V1, MAGIC_V2, MagicVersion,
+    RecordLayout, check_body_len, record_len, store_host_pos, store_timestamp_pos,
 };
 pub use view::{RecordIter, RecordRead, RecordView, read_record};
 

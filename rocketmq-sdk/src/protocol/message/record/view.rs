@@ -74,6 +74,9 @@ pub enum RecordRead<'a> {
 /// * [`ProtocolError::BadLength`]: TOTALSIZE disagrees with the lengths inside the record;
 /// * [`ProtocolError::Utf8`]: the topic is not UTF-8;
 /// * [`ProtocolError::InvalidField`]: a host port outside 0..=65535.
+///
+/// A V1 topic length byte is read unsigned (0..=255); Java reads it signed and so rejects
+/// 128..=255, which no encoder writes.
 pub fn read_record(buf: &[u8]) -> Result<RecordRead<'_>, ProtocolError> {
     if buf.len() < 8 {
         return Err(ProtocolError::Truncated {

@@ -335,7 +335,7 @@ pub(crate) fn recover(inner: &Inner, abnormal: bool) -> StoreResult<RecoveryRepo
                 last_ts = v.store_timestamp();
                 if dispatch_error.is_none() {
                     let info = DispatchInfo::from_view(v, inner.schedule.as_ref());
-                    match inner.dispatch(&info) {
+                    match inner.dispatch(&info.topic, None, &info) {
                         Ok(true) => rebuilt += 1,
                         Ok(false) => {}
                         Err(e) => dispatch_error = Some(e),

@@ -36,9 +36,11 @@ pub(crate) fn write_lock<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A cached page. The data is shared with an in-flight flush (`Arc`), and copied on write
+/// only if a flush still holds it.
 #[derive(Debug)]
 struct Page {
-    data: Box<[u8]>,
+    data: Arc<Vec<u8>>,
     dirty: bool,
     version: u64,
 }
@@ -56,6 +58,9 @@ pub(crate) struct Segment {
     path: PathBuf,
     start: u64,
     size: u64,
+    /// Cache granularity: [`PAGE_SIZE`] for random writes (index slots, consume queues), larger
+    /// for the append-only commit log.
+    page_size: u64,
     file: Arc<dyn StorageFile>,
     cache: RwLock<PageCache>,
     wrote: AtomicU64,
@@ -67,13 +72,26 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    /// Opens (or creates, preallocated sparse to `size`) the segment file at `path`.
+    /// Opens (or creates, preallocated sparse to `size`) the segment file at `path`, caching
+    /// [`PAGE_SIZE`] pages.
     pub(crate) fn open(
         storage: &dyn Storage,
         path: &Path,
         start: u64,
         size: u64,
         create: bool,
+    ) -> StoreResult<Self> {
+        Self::open_with_page_size(storage, path, start, size, create, PAGE_SIZE)
+    }
+
+    /// [`open`](Self::open) with another cache granularity (a multiple of [`PAGE_SIZE`]).
+    pub(crate) fn open_with_page_size(
+        storage: &dyn Storage,
+        path: &Path,
+        start: u64,
+        size: u64,
+        create: bool,
+        page_size: u64,
     ) -> StoreResult<Self> {
         let existed = storage.exists(path);
         let file = storage
@@ -95,6 +113,7 @@ impl Segment {
             path: path.to_path_buf(),
             start,
             size,
+            page_size: page_size.max(PAGE_SIZE),
             file,
             cache: RwLock::new(PageCache::default()),
             wrote: AtomicU64::new(0),
@@ -148,14 +167,15 @@ impl Segment {
     }
 
     fn load_page(&self, idx: u64) -> io::Result<Page> {
-        let mut data = vec![0u8; PAGE_SIZE as usize].into_boxed_slice();
-        let off = idx * PAGE_SIZE;
+        let ps = self.page_size;
+        let mut data = vec![0u8; ps as usize];
+        let off = idx * ps;
         if off < self.high_water.load(Ordering::Acquire) {
-            let n = PAGE_SIZE.min(self.size.saturating_sub(off)) as usize;
+            let n = ps.min(self.size.saturating_sub(off)) as usize;
             read_exact_at(self.file.as_ref(), &mut data[..n], off)?;
         }
         Ok(Page {
-            data,
+            data: Arc::new(data),
             dirty: false,
             version: 0,
         })
@@ -175,11 +195,12 @@ impl Segment {
         }
         cache.version += 1;
         let version = cache.version;
+        let ps = self.page_size;
         let mut pos = rel;
         while pos < end {
-            let idx = pos / PAGE_SIZE;
-            let in_page = (pos % PAGE_SIZE) as usize;
-            let n = ((PAGE_SIZE - pos % PAGE_SIZE).min(end - pos)) as usize;
+            let idx = pos / ps;
+            let in_page = (pos % ps) as usize;
+            let n = ((ps - pos % ps).min(end - pos)) as usize;
             if let std::collections::btree_map::Entry::Vacant(e) = cache.pages.entry(idx) {
                 let page = self.load_page(idx)?;
                 e.insert(page);
@@ -188,7 +209,8 @@ impl Segment {
                 return Err(io::Error::other("page vanished"));
             };
             let src = (pos - rel) as usize;
-            page.data[in_page..in_page + n].copy_from_slice(&bytes[src..src + n]);
+            Arc::make_mut(&mut page.data)[in_page..in_page + n]
+                .copy_from_slice(&bytes[src..src + n]);
             page.version = version;
             if !page.dirty {
                 page.dirty = true;
@@ -239,11 +261,12 @@ impl Segment {
         let mut misses: Vec<(u64, u64)> = Vec::new();
         {
             let cache = read_lock(&self.cache);
+            let ps = self.page_size;
             let mut pos = rel;
             while pos < end {
-                let idx = pos / PAGE_SIZE;
-                let in_page = (pos % PAGE_SIZE) as usize;
-                let n = (PAGE_SIZE - pos % PAGE_SIZE).min(end - pos);
+                let idx = pos / ps;
+                let in_page = (pos % ps) as usize;
+                let n = (ps - pos % ps).min(end - pos);
                 let dst = (pos - rel) as usize;
                 match cache.pages.get(&idx) {
                     Some(page) => buf[dst..dst + n as usize]
@@ -285,14 +308,16 @@ impl Segment {
         write_all_at(self.file.as_ref(), bytes, rel).map_err(|e| StoreError::io(&self.path, e))?;
         let end = rel + bytes.len() as u64;
         self.high_water.fetch_max(end, Ordering::AcqRel);
+        let ps = self.page_size;
         let mut pos = rel;
         while pos < end {
-            let idx = pos / PAGE_SIZE;
-            let in_page = (pos % PAGE_SIZE) as usize;
-            let n = ((PAGE_SIZE - pos % PAGE_SIZE).min(end - pos)) as usize;
+            let idx = pos / ps;
+            let in_page = (pos % ps) as usize;
+            let n = ((ps - pos % ps).min(end - pos)) as usize;
             if let Some(page) = cache.pages.get_mut(&idx) {
                 let src = (pos - rel) as usize;
-                page.data[in_page..in_page + n].copy_from_slice(&bytes[src..src + n]);
+                Arc::make_mut(&mut page.data)[in_page..in_page + n]
+                    .copy_from_slice(&bytes[src..src + n]);
             }
             pos += n as u64;
         }
@@ -356,7 +381,7 @@ impl Segment {
             Ok(()) => {
                 self.flushed.fetch_max(target, Ordering::AcqRel);
                 // Evict clean pages below the tail page; they are in the file now.
-                let tail_page = self.wrote.load(Ordering::Acquire) / PAGE_SIZE;
+                let tail_page = self.wrote.load(Ordering::Acquire) / self.page_size;
                 for (idx, version, _) in &snapshot {
                     if *idx >= tail_page {
                         continue;
@@ -384,26 +409,35 @@ impl Segment {
         }
     }
 
-    fn write_pages(&self, snapshot: &[(u64, u64, Box<[u8]>)]) -> StoreResult<()> {
-        let mut i = 0;
-        let mut buf: Vec<u8> = Vec::new();
-        while i < snapshot.len() {
-            let first = snapshot[i].0;
-            let mut j = i;
-            buf.clear();
-            while j < snapshot.len() && snapshot[j].0 == first + (j - i) as u64 {
-                buf.extend_from_slice(&snapshot[j].2);
-                j += 1;
+    /// Writes the snapshot's pages, coalescing consecutive pages into writes of up to 1 MiB
+    /// through one reused buffer.
+    fn write_pages(&self, snapshot: &[(u64, u64, Arc<Vec<u8>>)]) -> StoreResult<()> {
+        const MAX_WRITE: usize = 1 << 20;
+        let ps = self.page_size;
+        let mut buf: Vec<u8> = Vec::with_capacity(MAX_WRITE.max(ps as usize));
+        let mut buf_off = 0u64;
+        let flush_buf = |buf: &mut Vec<u8>, off: u64| -> StoreResult<()> {
+            if buf.is_empty() {
+                return Ok(());
             }
-            let off = first * PAGE_SIZE;
             let len = (buf.len() as u64).min(self.size.saturating_sub(off)) as usize;
             write_all_at(self.file.as_ref(), &buf[..len], off)
                 .map_err(|e| StoreError::io(&self.path, e))?;
             self.high_water
                 .fetch_max(off + len as u64, Ordering::AcqRel);
-            i = j;
+            buf.clear();
+            Ok(())
+        };
+        for (idx, _, data) in snapshot {
+            let off = idx * ps;
+            let contiguous = !buf.is_empty() && buf_off + buf.len() as u64 == off;
+            if !contiguous || buf.len() + data.len() > MAX_WRITE {
+                flush_buf(&mut buf, buf_off)?;
+                buf_off = off;
+            }
+            buf.extend_from_slice(data);
         }
-        Ok(())
+        flush_buf(&mut buf, buf_off)
     }
 
     /// Discards everything at or past relative offset `rel`: cached pages, file content (by
@@ -412,7 +446,8 @@ impl Segment {
         let rel = rel.min(self.size);
         let _flush = lock(&self.flush_lock);
         let mut cache = write_lock(&self.cache);
-        let first_gone = rel.div_ceil(PAGE_SIZE);
+        let ps = self.page_size;
+        let first_gone = rel.div_ceil(ps);
         let gone: Vec<u64> = cache.pages.range(first_gone..).map(|(k, _)| *k).collect();
         for idx in gone {
             if let Some(p) = cache.pages.remove(&idx)
@@ -421,10 +456,10 @@ impl Segment {
                 cache.dirty -= 1;
             }
         }
-        if !rel.is_multiple_of(PAGE_SIZE)
-            && let Some(p) = cache.pages.get_mut(&(rel / PAGE_SIZE))
+        if !rel.is_multiple_of(ps)
+            && let Some(p) = cache.pages.get_mut(&(rel / ps))
         {
-            p.data[(rel % PAGE_SIZE) as usize..].fill(0);
+            Arc::make_mut(&mut p.data)[(rel % ps) as usize..].fill(0);
         }
         let io = |e| StoreError::io(&self.path, e);
         self.file.set_len(rel).map_err(io)?;

@@ -430,6 +430,15 @@ impl Segment {
         };
         for (idx, _, data) in snapshot {
             let off = idx * ps;
+            if ps >= 64 * 1024 {
+                // Big pages go out as they are: no copy into the buffer.
+                let len = (data.len() as u64).min(self.size.saturating_sub(off)) as usize;
+                write_all_at(self.file.as_ref(), &data[..len], off)
+                    .map_err(|e| StoreError::io(&self.path, e))?;
+                self.high_water
+                    .fetch_max(off + len as u64, Ordering::AcqRel);
+                continue;
+            }
             let contiguous = !buf.is_empty() && buf_off + buf.len() as u64 == off;
             if !contiguous || buf.len() + data.len() > MAX_WRITE {
                 flush_buf(&mut buf, buf_off)?;

@@ -152,6 +152,7 @@ impl IndexFile {
         prev_end_ts: i64,
     ) -> StoreResult<Self> {
         let seg = Segment::open(storage, path, 0, Self::file_size(slot_num, entry_num), true)?;
+        seg.pin_below(INDEX_HEADER_SIZE + u64::from(slot_num) * INDEX_SLOT_SIZE);
         let header = IndexHeader {
             begin_timestamp: prev_end_ts,
             end_timestamp: prev_end_ts,
@@ -186,6 +187,7 @@ impl IndexFile {
             Self::file_size(slot_num, entry_num),
             false,
         )?;
+        seg.pin_below(INDEX_HEADER_SIZE + u64::from(slot_num) * INDEX_SLOT_SIZE);
         let mut b = [0u8; 40];
         seg.read(0, &mut b)?;
         let mut header = IndexHeader::decode(&b);
@@ -508,8 +510,10 @@ impl IndexService {
         let mut files = write_lock(&self.files);
         let (prev_phy, prev_ts, mut name_num) = match files.last() {
             Some(l) => {
-                // Seal the full file before any entry goes to the next one.
+                // Seal the full file before any entry goes to the next one; its pages are all
+                // clean now and it is only read from here on, so let the OS cache it.
                 l.flush()?;
+                l.drop_cache();
                 let h = l.header();
                 let n: u64 = l
                     .path()

@@ -68,6 +68,8 @@ pub(crate) struct Segment {
     /// Bytes at or past this relative offset were never written to the file by us and read as
     /// zeros, so a fresh page there needs no `pread`.
     high_water: AtomicU64,
+    /// Pages wholly below this relative offset stay cached after a flush.
+    pin_below: AtomicU64,
     flush_lock: Mutex<()>,
 }
 
@@ -119,6 +121,7 @@ impl Segment {
             wrote: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
             high_water: AtomicU64::new(high_water),
+            pin_below: AtomicU64::new(0),
             flush_lock: Mutex::new(()),
         })
     }
@@ -159,6 +162,12 @@ impl Segment {
         let pos = pos.min(self.size);
         self.wrote.store(pos, Ordering::Release);
         self.flushed.store(pos, Ordering::Release);
+    }
+
+    /// Keeps pages below relative offset `rel` cached across flushes (the index's hash slots,
+    /// which are read and written at random).
+    pub(crate) fn pin_below(&self, rel: u64) {
+        self.pin_below.store(rel, Ordering::Release);
     }
 
     /// Number of dirty pages in the cache.
@@ -380,10 +389,12 @@ impl Segment {
         match result {
             Ok(()) => {
                 self.flushed.fetch_max(target, Ordering::AcqRel);
-                // Evict clean pages below the tail page; they are in the file now.
+                // Evict the written pages, they are in the file now; keep the page appends go
+                // to next and the pinned prefix (hot index slots).
                 let tail_page = self.wrote.load(Ordering::Acquire) / self.page_size;
+                let pinned = self.pin_below.load(Ordering::Acquire);
                 for (idx, version, _) in &snapshot {
-                    if *idx >= tail_page {
+                    if *idx == tail_page || (idx + 1) * self.page_size <= pinned {
                         continue;
                     }
                     if let Some(p) = cache.pages.get(idx)
@@ -511,6 +522,22 @@ mod tests {
         s.drop_cache();
         assert_eq!(s.read_vec(10_000, 4).unwrap(), [0, 0, 0, 0]);
         assert_eq!(s.read_vec(0, 10_000).unwrap(), data);
+    }
+
+    #[test]
+    fn flushed_pages_leave_the_cache_except_tail_and_pinned() {
+        let storage = MemoryStorage::new();
+        let s = seg(&storage, 64 * PAGE_SIZE);
+        s.pin_below(2 * PAGE_SIZE);
+        s.write(0, &[1u8; 100]).unwrap();
+        s.write(PAGE_SIZE, &[1u8; 100]).unwrap();
+        s.append(&vec![9u8; 20 * PAGE_SIZE as usize + 10]).unwrap();
+        assert_eq!(read_lock(&s.cache).pages.len(), 21);
+        s.flush().unwrap();
+        // Pages 0 and 1 are pinned, page 20 is the tail.
+        let cached: Vec<u64> = read_lock(&s.cache).pages.keys().copied().collect();
+        assert_eq!(cached, vec![0, 1, 20]);
+        assert_eq!(s.read_vec(5 * PAGE_SIZE, 3).unwrap(), [9, 9, 9]);
     }
 
     #[test]

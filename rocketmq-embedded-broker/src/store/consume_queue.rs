@@ -202,19 +202,28 @@ impl ConsumeQueue {
             }
             self.min_logic_offset.store(expected, Ordering::Release);
         }
-        let cur = self.segs.max_offset();
+        let last = self.segs.last();
+        let cur = last
+            .as_ref()
+            .map_or_else(|| self.segs.max_offset(), |l| l.start() + l.wrote());
         if expected < cur {
             tracing::debug!(topic = %self.topic, queue = self.queue_id, queue_offset, "unit already present, skipped");
             return Ok(false);
         }
-        if expected > cur {
-            tracing::warn!(
-                topic = %self.topic, queue = self.queue_id, expected = queue_offset,
-                current = cur / CQ_UNIT_SIZE, "gap in consume queue, filling blank units"
-            );
-            self.fill_blanks(cur, expected)?;
-        }
-        let seg = self.segs.last_or_create(expected - expected % seg_size)?;
+        let seg = match last {
+            // The common case: appending right at the end of a file with room.
+            Some(l) if expected == cur && !l.is_full() => l,
+            _ => {
+                if expected > cur {
+                    tracing::warn!(
+                        topic = %self.topic, queue = self.queue_id, expected = queue_offset,
+                        current = cur / CQ_UNIT_SIZE, "gap in consume queue, filling blank units"
+                    );
+                    self.fill_blanks(cur, expected)?;
+                }
+                self.segs.last_or_create(expected - expected % seg_size)?
+            }
+        };
         seg.append(&CqUnit::encode(commit_log_offset, size, tags_code))?;
         self.max_physic_offset
             .store(commit_log_offset + i64::from(size), Ordering::Release);

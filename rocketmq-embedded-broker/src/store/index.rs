@@ -240,7 +240,10 @@ impl IndexFile {
             return Ok(false);
         }
         let slot = u32::try_from(key_hash).unwrap_or(0) % self.slot_num;
-        let mut slot_value = self.read_slot(slot)?;
+        let mut seg = self.seg.lock_for_update();
+        let mut b = [0u8; 4];
+        seg.read(self.slot_pos(slot), &mut b)?;
+        let mut slot_value = i32::from_be_bytes(b);
         if slot_value <= 0 || slot_value > count {
             slot_value = 0;
         }
@@ -260,8 +263,9 @@ impl IndexFile {
             time_diff,
             prev: slot_value,
         };
-        self.seg.write(self.entry_pos(count), &entry.encode())?;
-        self.seg.write(self.slot_pos(slot), &count.to_be_bytes())?;
+        seg.write(self.entry_pos(count), &entry.encode())?;
+        seg.write(self.slot_pos(slot), &count.to_be_bytes())?;
+        drop(seg);
         if slot_value == 0 {
             st.header.hash_slot_count += 1;
         }

@@ -237,6 +237,15 @@ impl Segment {
             .map_err(|e| StoreError::io(&self.path, e))
     }
 
+    /// Holds the cache lock for a read-modify-write sequence (an index insert reads a slot and
+    /// writes an entry and the slot), so it costs one lock instead of three.
+    pub(crate) fn lock_for_update(&self) -> LockedSegment<'_> {
+        LockedSegment {
+            seg: self,
+            cache: write_lock(&self.cache),
+        }
+    }
+
     /// Appends at the write cursor; the caller has checked that `bytes` fits.
     /// Returns the relative offset written at.
     pub(crate) fn append(&self, bytes: &[u8]) -> StoreResult<u64> {
@@ -496,6 +505,50 @@ impl Segment {
         let mut cache = write_lock(&self.cache);
         cache.pages.clear();
         cache.dirty = 0;
+    }
+}
+
+/// A segment with its cache lock held; see [`Segment::lock_for_update`].
+pub(crate) struct LockedSegment<'a> {
+    seg: &'a Segment,
+    cache: RwLockWriteGuard<'a, PageCache>,
+}
+
+impl LockedSegment<'_> {
+    /// Reads `buf.len()` bytes at `rel`, loading missing pages into the cache.
+    pub(crate) fn read(&mut self, rel: u64, buf: &mut [u8]) -> StoreResult<()> {
+        let seg = self.seg;
+        let end = rel + buf.len() as u64;
+        if end > seg.size {
+            return Err(StoreError::io(
+                &seg.path,
+                io::Error::new(io::ErrorKind::UnexpectedEof, "read past end of segment"),
+            ));
+        }
+        let ps = seg.page_size;
+        let mut pos = rel;
+        while pos < end {
+            let idx = pos / ps;
+            let in_page = (pos % ps) as usize;
+            let n = ((ps - pos % ps).min(end - pos)) as usize;
+            if let std::collections::btree_map::Entry::Vacant(e) = self.cache.pages.entry(idx) {
+                let page = seg.load_page(idx).map_err(|e| StoreError::io(&seg.path, e))?;
+                e.insert(page);
+            }
+            if let Some(page) = self.cache.pages.get(&idx) {
+                let dst = (pos - rel) as usize;
+                buf[dst..dst + n].copy_from_slice(&page.data[in_page..in_page + n]);
+            }
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes into the cache, like [`Segment::write`].
+    pub(crate) fn write(&mut self, rel: u64, bytes: &[u8]) -> StoreResult<()> {
+        self.seg
+            .write_locked(&mut self.cache, rel, bytes)
+            .map_err(|e| StoreError::io(&self.seg.path, e))
     }
 }
 

@@ -159,13 +159,13 @@ impl ConsumeQueue {
         // Segments wholly before the end are full, the one holding it is cut there (its zeroed
         // tail is exactly what a never-written file has), later ones are deleted.
         let segs = self.segs.segments();
-        if let Some(last) = segs.last() {
-            if end_abs >= last.start() + last.size() {
-                for s in &segs {
-                    s.set_positions(s.size());
-                }
-                return Ok(());
+        if let Some(last) = segs.last()
+            && end_abs >= last.start() + last.size()
+        {
+            for s in &segs {
+                s.set_positions(s.size());
             }
+            return Ok(());
         }
         self.segs.truncate_from(end_abs)
     }
@@ -202,19 +202,28 @@ impl ConsumeQueue {
             }
             self.min_logic_offset.store(expected, Ordering::Release);
         }
-        let cur = self.segs.max_offset();
+        let last = self.segs.last();
+        let cur = last
+            .as_ref()
+            .map_or_else(|| self.segs.max_offset(), |l| l.start() + l.wrote());
         if expected < cur {
             tracing::debug!(topic = %self.topic, queue = self.queue_id, queue_offset, "unit already present, skipped");
             return Ok(false);
         }
-        if expected > cur {
-            tracing::warn!(
-                topic = %self.topic, queue = self.queue_id, expected = queue_offset,
-                current = cur / CQ_UNIT_SIZE, "gap in consume queue, filling blank units"
-            );
-            self.fill_blanks(cur, expected)?;
-        }
-        let seg = self.segs.last_or_create(expected - expected % seg_size)?;
+        let seg = match last {
+            // The common case: appending right at the end of a file with room.
+            Some(l) if expected == cur && !l.is_full() => l,
+            _ => {
+                if expected > cur {
+                    tracing::warn!(
+                        topic = %self.topic, queue = self.queue_id, expected = queue_offset,
+                        current = cur / CQ_UNIT_SIZE, "gap in consume queue, filling blank units"
+                    );
+                    self.fill_blanks(cur, expected)?;
+                }
+                self.segs.last_or_create(expected - expected % seg_size)?
+            }
+        };
         seg.append(&CqUnit::encode(commit_log_offset, size, tags_code))?;
         self.max_physic_offset
             .store(commit_log_offset + i64::from(size), Ordering::Release);

@@ -9,14 +9,18 @@ use rocketmq_sdk::protocol::message::MessageExt;
 use rocketmq_sdk::protocol::message::id::offset_msg_id;
 use rocketmq_sdk::protocol::message::properties::MAX_PROPERTIES_LEN;
 use rocketmq_sdk::protocol::message::record::{
-    RecordView, encode_record, patch_physical_offset, patch_queue_offset, patch_store_timestamp,
+    encode_record, patch_physical_offset, patch_queue_offset, patch_store_timestamp,
 };
 use rocketmq_sdk::protocol::message::sysflag;
 
+use std::sync::Arc;
+
 use super::commit_log::{AppendError, DispatchInfo};
+use super::consume_queue::ConsumeQueue;
 use super::flush::{FlushCoordinator, WaitOutcome};
 use super::message_store::{Inner, Store, is_sync};
 use super::result::{PutResult, PutStatus};
+use super::schedule::SCHEDULE_TOPIC;
 use super::segment::lock;
 
 /// Longest topic name with the V1 magic (upstream `TopicValidator.TOPIC_MAX_LENGTH`).
@@ -74,8 +78,10 @@ impl Store {
             return result;
         };
         let rx = self.inner.flush.subscribe();
+        let seen_failures = rx.borrow().failures;
         self.inner.flush.request(target);
-        match FlushCoordinator::wait_for(rx, target, self.inner.config.sync_flush_timeout).await {
+        let timeout = self.inner.config.sync_flush_timeout;
+        match FlushCoordinator::wait_for(rx, seen_failures, target, timeout).await {
             Some(WaitOutcome::Flushed) => {}
             Some(WaitOutcome::Failed) => {
                 result.status = PutStatus::IoError;
@@ -169,7 +175,11 @@ impl Inner {
             let tx = msgs[0].sys_flag & sysflag::TRANSACTION_ROLLBACK_TYPE;
             tx != sysflag::TRANSACTION_PREPARED_TYPE && tx != sysflag::TRANSACTION_ROLLBACK_TYPE
         };
-        drop(msgs);
+        let mut infos: Vec<DispatchInfo> = msgs
+            .iter()
+            .map(|m| DispatchInfo::from_message(m, self.schedule.as_ref(), 0))
+            .collect();
+        let scheduled = topic == SCHEDULE_TOPIC;
 
         let guard = lock(&self.put_lock);
         if !self.running.load(Ordering::Acquire) {
@@ -206,6 +216,14 @@ impl Inner {
             } else {
                 0
             };
+            let info = &mut infos[i];
+            if scheduled {
+                *info = DispatchInfo::from_message(&msgs[i], self.schedule.as_ref(), now);
+            }
+            info.queue_offset = qoff;
+            info.phy_offset = rec_phy;
+            info.size = i32::try_from(*len).unwrap_or(i32::MAX);
+            info.store_ts = now;
             // The record was just encoded by us, so these fields exist.
             let patched = patch_store_timestamp(rec, now)
                 .and_then(|()| patch_physical_offset(rec, rec_phy))
@@ -221,15 +239,8 @@ impl Inner {
         }
         self.commit_log.set_last_store_ts(now);
         let mut notify = None;
-        let mut pos = 0;
-        for len in &lens {
-            let rec = &buf[pos..pos + len];
-            pos += len;
-            let Ok(view) = RecordView::parse(rec) else {
-                continue;
-            };
-            let info = DispatchInfo::from_view(&view, self.schedule.as_ref());
-            if let Err(e) = self.dispatch(&info) {
+        for info in &infos {
+            if let Err(e) = self.dispatch(&topic, cq.as_ref(), info) {
                 tracing::error!(error = %e, topic = %topic, queue_id, "dispatch failed");
                 self.logics_error.store(true, Ordering::Release);
                 return Appended {
@@ -248,13 +259,7 @@ impl Inner {
                 };
             }
             if info.to_consume_queue {
-                notify = Some((
-                    topic.clone(),
-                    queue_id,
-                    info.queue_offset + 1,
-                    info.tags_code,
-                    now,
-                ));
+                notify = Some((queue_id, info.queue_offset + 1, info.tags_code));
             }
         }
         drop(guard);
@@ -273,17 +278,30 @@ impl Inner {
                 message_count: lens.len(),
             },
             wait_target: (is_sync(&self.config) && wait).then_some(phy + total as i64),
-            notify,
+            notify: notify.map(|(q, max, tags)| (topic, q, max, tags, now)),
         }
     }
 
     /// Writes one record's consume-queue unit and index keys (upstream `doDispatch`). Skips
     /// what is already there, so recovery can re-dispatch freely. Returns whether a unit was
     /// added.
-    pub(crate) fn dispatch(&self, info: &DispatchInfo) -> super::error::StoreResult<bool> {
+    /// `cq` is the record's queue when the caller already has it.
+    pub(crate) fn dispatch(
+        &self,
+        topic: &str,
+        cq: Option<&Arc<ConsumeQueue>>,
+        info: &DispatchInfo,
+    ) -> super::error::StoreResult<bool> {
         let mut added = false;
         if info.to_consume_queue && info.queue_offset >= 0 && info.queue_id >= 0 {
-            let cq = self.consume_queue_or_create(&info.topic, info.queue_id);
+            let owned;
+            let cq = match cq {
+                Some(q) => q,
+                None => {
+                    owned = self.consume_queue_or_create(topic, info.queue_id);
+                    &owned
+                }
+            };
             added = cq.put(
                 u64::try_from(info.queue_offset).unwrap_or(0),
                 info.phy_offset,

@@ -36,9 +36,11 @@ pub(crate) fn write_lock<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A cached page. The data is shared with an in-flight flush (`Arc`), and copied on write
+/// only if a flush still holds it.
 #[derive(Debug)]
 struct Page {
-    data: Box<[u8]>,
+    data: Arc<Vec<u8>>,
     dirty: bool,
     version: u64,
 }
@@ -56,6 +58,9 @@ pub(crate) struct Segment {
     path: PathBuf,
     start: u64,
     size: u64,
+    /// Cache granularity: [`PAGE_SIZE`] for random writes (index slots, consume queues), larger
+    /// for the append-only commit log.
+    page_size: u64,
     file: Arc<dyn StorageFile>,
     cache: RwLock<PageCache>,
     wrote: AtomicU64,
@@ -63,17 +68,32 @@ pub(crate) struct Segment {
     /// Bytes at or past this relative offset were never written to the file by us and read as
     /// zeros, so a fresh page there needs no `pread`.
     high_water: AtomicU64,
+    /// Pages wholly below this relative offset stay cached after a flush.
+    pin_below: AtomicU64,
     flush_lock: Mutex<()>,
 }
 
 impl Segment {
-    /// Opens (or creates, preallocated sparse to `size`) the segment file at `path`.
+    /// Opens (or creates, preallocated sparse to `size`) the segment file at `path`, caching
+    /// [`PAGE_SIZE`] pages.
     pub(crate) fn open(
         storage: &dyn Storage,
         path: &Path,
         start: u64,
         size: u64,
         create: bool,
+    ) -> StoreResult<Self> {
+        Self::open_with_page_size(storage, path, start, size, create, PAGE_SIZE)
+    }
+
+    /// [`open`](Self::open) with another cache granularity (a multiple of [`PAGE_SIZE`]).
+    pub(crate) fn open_with_page_size(
+        storage: &dyn Storage,
+        path: &Path,
+        start: u64,
+        size: u64,
+        create: bool,
+        page_size: u64,
     ) -> StoreResult<Self> {
         let existed = storage.exists(path);
         let file = storage
@@ -95,11 +115,13 @@ impl Segment {
             path: path.to_path_buf(),
             start,
             size,
+            page_size: page_size.max(PAGE_SIZE),
             file,
             cache: RwLock::new(PageCache::default()),
             wrote: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
             high_water: AtomicU64::new(high_water),
+            pin_below: AtomicU64::new(0),
             flush_lock: Mutex::new(()),
         })
     }
@@ -142,20 +164,27 @@ impl Segment {
         self.flushed.store(pos, Ordering::Release);
     }
 
+    /// Keeps pages below relative offset `rel` cached across flushes (the index's hash slots,
+    /// which are read and written at random).
+    pub(crate) fn pin_below(&self, rel: u64) {
+        self.pin_below.store(rel, Ordering::Release);
+    }
+
     /// Number of dirty pages in the cache.
     pub(crate) fn dirty_pages(&self) -> usize {
         read_lock(&self.cache).dirty
     }
 
     fn load_page(&self, idx: u64) -> io::Result<Page> {
-        let mut data = vec![0u8; PAGE_SIZE as usize].into_boxed_slice();
-        let off = idx * PAGE_SIZE;
+        let ps = self.page_size;
+        let mut data = vec![0u8; ps as usize];
+        let off = idx * ps;
         if off < self.high_water.load(Ordering::Acquire) {
-            let n = PAGE_SIZE.min(self.size.saturating_sub(off)) as usize;
+            let n = ps.min(self.size.saturating_sub(off)) as usize;
             read_exact_at(self.file.as_ref(), &mut data[..n], off)?;
         }
         Ok(Page {
-            data,
+            data: Arc::new(data),
             dirty: false,
             version: 0,
         })
@@ -175,20 +204,22 @@ impl Segment {
         }
         cache.version += 1;
         let version = cache.version;
+        let ps = self.page_size;
         let mut pos = rel;
         while pos < end {
-            let idx = pos / PAGE_SIZE;
-            let in_page = (pos % PAGE_SIZE) as usize;
-            let n = ((PAGE_SIZE - pos % PAGE_SIZE).min(end - pos)) as usize;
-            if !cache.pages.contains_key(&idx) {
+            let idx = pos / ps;
+            let in_page = (pos % ps) as usize;
+            let n = ((ps - pos % ps).min(end - pos)) as usize;
+            if let std::collections::btree_map::Entry::Vacant(e) = cache.pages.entry(idx) {
                 let page = self.load_page(idx)?;
-                cache.pages.insert(idx, page);
+                e.insert(page);
             }
             let Some(page) = cache.pages.get_mut(&idx) else {
                 return Err(io::Error::other("page vanished"));
             };
             let src = (pos - rel) as usize;
-            page.data[in_page..in_page + n].copy_from_slice(&bytes[src..src + n]);
+            Arc::make_mut(&mut page.data)[in_page..in_page + n]
+                .copy_from_slice(&bytes[src..src + n]);
             page.version = version;
             if !page.dirty {
                 page.dirty = true;
@@ -204,6 +235,15 @@ impl Segment {
         let mut cache = write_lock(&self.cache);
         self.write_locked(&mut cache, rel, bytes)
             .map_err(|e| StoreError::io(&self.path, e))
+    }
+
+    /// Holds the cache lock for a read-modify-write sequence (an index insert reads a slot and
+    /// writes an entry and the slot), so it costs one lock instead of three.
+    pub(crate) fn lock_for_update(&self) -> LockedSegment<'_> {
+        LockedSegment {
+            seg: self,
+            cache: write_lock(&self.cache),
+        }
     }
 
     /// Appends at the write cursor; the caller has checked that `bytes` fits.
@@ -239,11 +279,12 @@ impl Segment {
         let mut misses: Vec<(u64, u64)> = Vec::new();
         {
             let cache = read_lock(&self.cache);
+            let ps = self.page_size;
             let mut pos = rel;
             while pos < end {
-                let idx = pos / PAGE_SIZE;
-                let in_page = (pos % PAGE_SIZE) as usize;
-                let n = (PAGE_SIZE - pos % PAGE_SIZE).min(end - pos);
+                let idx = pos / ps;
+                let in_page = (pos % ps) as usize;
+                let n = (ps - pos % ps).min(end - pos);
                 let dst = (pos - rel) as usize;
                 match cache.pages.get(&idx) {
                     Some(page) => buf[dst..dst + n as usize]
@@ -285,14 +326,16 @@ impl Segment {
         write_all_at(self.file.as_ref(), bytes, rel).map_err(|e| StoreError::io(&self.path, e))?;
         let end = rel + bytes.len() as u64;
         self.high_water.fetch_max(end, Ordering::AcqRel);
+        let ps = self.page_size;
         let mut pos = rel;
         while pos < end {
-            let idx = pos / PAGE_SIZE;
-            let in_page = (pos % PAGE_SIZE) as usize;
-            let n = ((PAGE_SIZE - pos % PAGE_SIZE).min(end - pos)) as usize;
+            let idx = pos / ps;
+            let in_page = (pos % ps) as usize;
+            let n = ((ps - pos % ps).min(end - pos)) as usize;
             if let Some(page) = cache.pages.get_mut(&idx) {
                 let src = (pos - rel) as usize;
-                page.data[in_page..in_page + n].copy_from_slice(&bytes[src..src + n]);
+                Arc::make_mut(&mut page.data)[in_page..in_page + n]
+                    .copy_from_slice(&bytes[src..src + n]);
             }
             pos += n as u64;
         }
@@ -355,27 +398,30 @@ impl Segment {
         match result {
             Ok(()) => {
                 self.flushed.fetch_max(target, Ordering::AcqRel);
-                // Evict clean pages below the tail page; they are in the file now.
-                let tail_page = self.wrote.load(Ordering::Acquire) / PAGE_SIZE;
+                // Evict the written pages, they are in the file now; keep the page appends go
+                // to next and the pinned prefix (hot index slots).
+                let tail_page = self.wrote.load(Ordering::Acquire) / self.page_size;
+                let pinned = self.pin_below.load(Ordering::Acquire);
                 for (idx, version, _) in &snapshot {
-                    if *idx >= tail_page {
+                    if *idx == tail_page || (idx + 1) * self.page_size <= pinned {
                         continue;
                     }
-                    if let Some(p) = cache.pages.get(idx) {
-                        if !p.dirty && p.version == *version {
-                            cache.pages.remove(idx);
-                        }
+                    if let Some(p) = cache.pages.get(idx)
+                        && !p.dirty
+                        && p.version == *version
+                    {
+                        cache.pages.remove(idx);
                     }
                 }
                 Ok(self.flushed())
             }
             Err(e) => {
                 for (idx, _, _) in &snapshot {
-                    if let Some(p) = cache.pages.get_mut(idx) {
-                        if !p.dirty {
-                            p.dirty = true;
-                            cache.dirty += 1;
-                        }
+                    if let Some(p) = cache.pages.get_mut(idx)
+                        && !p.dirty
+                    {
+                        p.dirty = true;
+                        cache.dirty += 1;
                     }
                 }
                 Err(e)
@@ -383,26 +429,44 @@ impl Segment {
         }
     }
 
-    fn write_pages(&self, snapshot: &[(u64, u64, Box<[u8]>)]) -> StoreResult<()> {
-        let mut i = 0;
-        let mut buf: Vec<u8> = Vec::new();
-        while i < snapshot.len() {
-            let first = snapshot[i].0;
-            let mut j = i;
-            buf.clear();
-            while j < snapshot.len() && snapshot[j].0 == first + (j - i) as u64 {
-                buf.extend_from_slice(&snapshot[j].2);
-                j += 1;
+    /// Writes the snapshot's pages, coalescing consecutive pages into writes of up to 1 MiB
+    /// through one reused buffer.
+    fn write_pages(&self, snapshot: &[(u64, u64, Arc<Vec<u8>>)]) -> StoreResult<()> {
+        const MAX_WRITE: usize = 1 << 20;
+        let ps = self.page_size;
+        let mut buf: Vec<u8> = Vec::with_capacity(MAX_WRITE.max(ps as usize));
+        let mut buf_off = 0u64;
+        let flush_buf = |buf: &mut Vec<u8>, off: u64| -> StoreResult<()> {
+            if buf.is_empty() {
+                return Ok(());
             }
-            let off = first * PAGE_SIZE;
             let len = (buf.len() as u64).min(self.size.saturating_sub(off)) as usize;
             write_all_at(self.file.as_ref(), &buf[..len], off)
                 .map_err(|e| StoreError::io(&self.path, e))?;
             self.high_water
                 .fetch_max(off + len as u64, Ordering::AcqRel);
-            i = j;
+            buf.clear();
+            Ok(())
+        };
+        for (idx, _, data) in snapshot {
+            let off = idx * ps;
+            if ps >= 64 * 1024 {
+                // Big pages go out as they are: no copy into the buffer.
+                let len = (data.len() as u64).min(self.size.saturating_sub(off)) as usize;
+                write_all_at(self.file.as_ref(), &data[..len], off)
+                    .map_err(|e| StoreError::io(&self.path, e))?;
+                self.high_water
+                    .fetch_max(off + len as u64, Ordering::AcqRel);
+                continue;
+            }
+            let contiguous = !buf.is_empty() && buf_off + buf.len() as u64 == off;
+            if !contiguous || buf.len() + data.len() > MAX_WRITE {
+                flush_buf(&mut buf, buf_off)?;
+                buf_off = off;
+            }
+            buf.extend_from_slice(data);
         }
-        Ok(())
+        flush_buf(&mut buf, buf_off)
     }
 
     /// Discards everything at or past relative offset `rel`: cached pages, file content (by
@@ -411,19 +475,20 @@ impl Segment {
         let rel = rel.min(self.size);
         let _flush = lock(&self.flush_lock);
         let mut cache = write_lock(&self.cache);
-        let first_gone = rel.div_ceil(PAGE_SIZE);
+        let ps = self.page_size;
+        let first_gone = rel.div_ceil(ps);
         let gone: Vec<u64> = cache.pages.range(first_gone..).map(|(k, _)| *k).collect();
         for idx in gone {
-            if let Some(p) = cache.pages.remove(&idx) {
-                if p.dirty {
-                    cache.dirty -= 1;
-                }
+            if let Some(p) = cache.pages.remove(&idx)
+                && p.dirty
+            {
+                cache.dirty -= 1;
             }
         }
-        if rel % PAGE_SIZE != 0 {
-            if let Some(p) = cache.pages.get_mut(&(rel / PAGE_SIZE)) {
-                p.data[(rel % PAGE_SIZE) as usize..].fill(0);
-            }
+        if !rel.is_multiple_of(ps)
+            && let Some(p) = cache.pages.get_mut(&(rel / ps))
+        {
+            Arc::make_mut(&mut p.data)[(rel % ps) as usize..].fill(0);
         }
         let io = |e| StoreError::io(&self.path, e);
         self.file.set_len(rel).map_err(io)?;
@@ -440,6 +505,50 @@ impl Segment {
         let mut cache = write_lock(&self.cache);
         cache.pages.clear();
         cache.dirty = 0;
+    }
+}
+
+/// A segment with its cache lock held; see [`Segment::lock_for_update`].
+pub(crate) struct LockedSegment<'a> {
+    seg: &'a Segment,
+    cache: RwLockWriteGuard<'a, PageCache>,
+}
+
+impl LockedSegment<'_> {
+    /// Reads `buf.len()` bytes at `rel`, loading missing pages into the cache.
+    pub(crate) fn read(&mut self, rel: u64, buf: &mut [u8]) -> StoreResult<()> {
+        let seg = self.seg;
+        let end = rel + buf.len() as u64;
+        if end > seg.size {
+            return Err(StoreError::io(
+                &seg.path,
+                io::Error::new(io::ErrorKind::UnexpectedEof, "read past end of segment"),
+            ));
+        }
+        let ps = seg.page_size;
+        let mut pos = rel;
+        while pos < end {
+            let idx = pos / ps;
+            let in_page = (pos % ps) as usize;
+            let n = ((ps - pos % ps).min(end - pos)) as usize;
+            if let std::collections::btree_map::Entry::Vacant(e) = self.cache.pages.entry(idx) {
+                let page = seg.load_page(idx).map_err(|e| StoreError::io(&seg.path, e))?;
+                e.insert(page);
+            }
+            if let Some(page) = self.cache.pages.get(&idx) {
+                let dst = (pos - rel) as usize;
+                buf[dst..dst + n].copy_from_slice(&page.data[in_page..in_page + n]);
+            }
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes into the cache, like [`Segment::write`].
+    pub(crate) fn write(&mut self, rel: u64, bytes: &[u8]) -> StoreResult<()> {
+        self.seg
+            .write_locked(&mut self.cache, rel, bytes)
+            .map_err(|e| StoreError::io(&self.seg.path, e))
     }
 }
 
@@ -466,6 +575,22 @@ mod tests {
         s.drop_cache();
         assert_eq!(s.read_vec(10_000, 4).unwrap(), [0, 0, 0, 0]);
         assert_eq!(s.read_vec(0, 10_000).unwrap(), data);
+    }
+
+    #[test]
+    fn flushed_pages_leave_the_cache_except_tail_and_pinned() {
+        let storage = MemoryStorage::new();
+        let s = seg(&storage, 64 * PAGE_SIZE);
+        s.pin_below(2 * PAGE_SIZE);
+        s.write(0, &[1u8; 100]).unwrap();
+        s.write(PAGE_SIZE, &[1u8; 100]).unwrap();
+        s.append(&vec![9u8; 20 * PAGE_SIZE as usize + 10]).unwrap();
+        assert_eq!(read_lock(&s.cache).pages.len(), 21);
+        s.flush().unwrap();
+        // Pages 0 and 1 are pinned, page 20 is the tail.
+        let cached: Vec<u64> = read_lock(&s.cache).pages.keys().copied().collect();
+        assert_eq!(cached, vec![0, 1, 20]);
+        assert_eq!(s.read_vec(5 * PAGE_SIZE, 3).unwrap(), [9, 9, 9]);
     }
 
     #[test]

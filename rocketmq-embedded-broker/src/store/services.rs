@@ -88,6 +88,7 @@ fn flush_commit_log(inner: &Inner) -> bool {
         Err(e) => {
             tracing::error!(error = %e, "commit log flush failed");
             inner.flush.publish_failure(target);
+            inner.flush.clear_requests_up_to(target);
             false
         }
     }
@@ -123,11 +124,12 @@ fn async_flush(inner: &Inner) {
     while inner.stopper.sleep(cfg.flush_interval_commit_log) {
         let thorough = last_thorough.elapsed() >= cfg.flush_commit_log_thorough_interval;
         let least = if thorough {
-            1
+            0
         } else {
-            u64::from(cfg.flush_commit_log_least_pages).max(1) * PAGE_SIZE
+            u64::from(cfg.flush_commit_log_least_pages) * PAGE_SIZE
         };
-        if inner.commit_log.segments().unflushed_bytes() >= least {
+        let dirty = inner.commit_log.segments().unflushed_bytes();
+        if dirty > 0 && dirty >= least {
             flush_commit_log(inner);
         }
         if thorough {
@@ -153,7 +155,7 @@ pub(crate) fn flush_logics(inner: &Inner, thorough: bool) {
     let cfg = &inner.config;
     let logics_ts = inner.last_dispatch_ts.load(Ordering::Acquire);
     let index_ts = inner.last_index_ts.load(Ordering::Acquire);
-    let least = u64::from(cfg.flush_consume_queue_least_pages).max(1) * PAGE_SIZE;
+    let least = u64::from(cfg.flush_consume_queue_least_pages) * PAGE_SIZE;
     let mut all_ok = true;
     for cq in inner.all_queues() {
         let dirty = cq.segments().unflushed_bytes();

@@ -8,8 +8,15 @@
 //! the README's status table says what is there.
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod error;
+pub mod producer;
 pub mod protocol;
 pub mod remoting;
 
+pub use client::{Client, ClientBuilder, ClientConfig};
 pub use error::{Error, Result, RetryHint};
+pub use producer::{
+    Producer, ProducerBuilder, ProducerConfig, SendReceipt, SendStatus, TransactionListener,
+    TransactionProducer, TransactionReceipt, TransactionState,
+};

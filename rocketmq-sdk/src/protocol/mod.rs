@@ -17,6 +17,7 @@ pub mod error;
 pub mod frame;
 pub mod header;
 pub mod message;
+pub mod topic;
 
 pub use code::{RequestCode, ResponseCode};
 pub use command::{ExtFields, LanguageCode, RemotingCommand, SerializeType};

@@ -86,13 +86,6 @@ pub struct SubscriptionData {
     pub topic: String,
 }
 
-/// `String.hashCode()` over UTF-16 code units.
-// TODO(merge): use message::hash::java_string_hash.
-fn java_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
-}
-
 fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -146,7 +139,8 @@ impl SubscriptionData {
             });
         }
         for tag in parts.into_iter().map(str::trim).filter(|t| !t.is_empty()) {
-            data.code_set.insert(java_hash(tag));
+            data.code_set
+                .insert(crate::protocol::message::hash::java_string_hash(tag));
             data.tags_set.insert(tag.to_owned());
         }
         Ok(data)

@@ -145,6 +145,17 @@ async fn route_json_is_standard_or_fastjson_by_request_version() {
         .unwrap();
     assert_eq!(missing.response_code(), ResponseCode::TOPIC_NOT_EXIST);
     assert!(missing.remark.unwrap().contains("Nope"));
+
+    let list = ns
+        .request(
+            RemotingCommand::request(RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER),
+            T,
+        )
+        .await
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&list.body).unwrap();
+    let topics = list["topicList"].as_array().unwrap();
+    assert!(topics.iter().any(|t| t == "T") && topics.iter().any(|t| t == "TBW102"));
 }
 
 #[tokio::test]

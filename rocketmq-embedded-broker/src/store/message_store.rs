@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) delete_hours: Vec<u32>,
     pub(crate) config_files: ConfigFiles,
     pub(crate) stopper: super::services::Stopper,
+    /// Commit-log offset at which an appender last woke the async flusher early.
+    pub(crate) eager_flush_at: AtomicI64,
 }
 
 impl Inner {
@@ -196,6 +198,7 @@ impl Store {
             delete_hours,
             config_files: ConfigFiles::new(storage.clone(), config.config_dir()),
             stopper: super::services::Stopper::default(),
+            eager_flush_at: AtomicI64::new(0),
             storage: storage.clone(),
             config,
         });

@@ -50,7 +50,12 @@ struct PageCache {
     pages: BTreeMap<u64, Page>,
     dirty: usize,
     version: u64,
+    /// Buffers of evicted pages, reused (zeroed) for new pages instead of fresh allocations.
+    free: Vec<Vec<u8>>,
 }
+
+/// Evicted page buffers kept per segment for reuse.
+const FREE_PAGES: usize = 256;
 
 /// A file of fixed size whose name is the absolute offset of its first byte.
 #[derive(Debug)]
@@ -175,9 +180,15 @@ impl Segment {
         read_lock(&self.cache).dirty
     }
 
-    fn load_page(&self, idx: u64) -> io::Result<Page> {
+    fn load_page(&self, idx: u64, free: Option<&mut Vec<Vec<u8>>>) -> io::Result<Page> {
         let ps = self.page_size;
-        let mut data = vec![0u8; ps as usize];
+        let mut data = match free.and_then(|f| f.pop()) {
+            Some(mut d) => {
+                d.fill(0);
+                d
+            }
+            None => vec![0u8; ps as usize],
+        };
         let off = idx * ps;
         if off < self.high_water.load(Ordering::Acquire) {
             let n = ps.min(self.size.saturating_sub(off)) as usize;
@@ -210,9 +221,9 @@ impl Segment {
             let idx = pos / ps;
             let in_page = (pos % ps) as usize;
             let n = ((ps - pos % ps).min(end - pos)) as usize;
-            if let std::collections::btree_map::Entry::Vacant(e) = cache.pages.entry(idx) {
-                let page = self.load_page(idx)?;
-                e.insert(page);
+            if !cache.pages.contains_key(&idx) {
+                let page = self.load_page(idx, Some(&mut cache.free))?;
+                cache.pages.insert(idx, page);
             }
             let Some(page) = cache.pages.get_mut(&idx) else {
                 return Err(io::Error::other("page vanished"));
@@ -402,15 +413,23 @@ impl Segment {
                 // to next and the pinned prefix (hot index slots).
                 let tail_page = self.wrote.load(Ordering::Acquire) / self.page_size;
                 let pinned = self.pin_below.load(Ordering::Acquire);
-                for (idx, version, _) in &snapshot {
-                    if *idx == tail_page || (idx + 1) * self.page_size <= pinned {
+                for (idx, version, data) in snapshot {
+                    if idx == tail_page || (idx + 1) * self.page_size <= pinned {
                         continue;
                     }
-                    if let Some(p) = cache.pages.get(idx)
-                        && !p.dirty
-                        && p.version == *version
-                    {
-                        cache.pages.remove(idx);
+                    let evict = cache
+                        .pages
+                        .get(&idx)
+                        .is_some_and(|p| !p.dirty && p.version == version);
+                    if evict {
+                        cache.pages.remove(&idx);
+                        // The cache's reference is gone; ours may be the last one.
+                        if cache.free.len() < FREE_PAGES
+                            && let Ok(buf) = Arc::try_unwrap(data)
+                            && buf.len() == self.page_size as usize
+                        {
+                            cache.free.push(buf);
+                        }
                     }
                 }
                 Ok(self.flushed())
@@ -531,9 +550,11 @@ impl LockedSegment<'_> {
             let idx = pos / ps;
             let in_page = (pos % ps) as usize;
             let n = ((ps - pos % ps).min(end - pos)) as usize;
-            if let std::collections::btree_map::Entry::Vacant(e) = self.cache.pages.entry(idx) {
-                let page = seg.load_page(idx).map_err(|e| StoreError::io(&seg.path, e))?;
-                e.insert(page);
+            if !self.cache.pages.contains_key(&idx) {
+                let page = seg
+                    .load_page(idx, Some(&mut self.cache.free))
+                    .map_err(|e| StoreError::io(&seg.path, e))?;
+                self.cache.pages.insert(idx, page);
             }
             if let Some(page) = self.cache.pages.get(&idx) {
                 let dst = (pos - rel) as usize;

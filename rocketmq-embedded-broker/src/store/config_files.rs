@@ -515,8 +515,7 @@ impl ConfigFiles {
 
     /// Saves a document atomically, keeping the previous version as `.bak`.
     pub fn save<T: ConfigDocument>(&self, doc: &T) -> StoreResult<()> {
-        self.storage
-            .create_dir_all(&self.dir)
+        super::storage::create_dir_durable(self.storage.as_ref(), &self.dir)
             .map_err(|e| StoreError::io(&self.dir, e))?;
         let main = self.path_of(T::FILE_NAME, "");
         let tmp = self.path_of(T::FILE_NAME, ".tmp");

@@ -139,8 +139,7 @@ impl Store {
     pub fn open(config: StoreConfig) -> StoreResult<(Store, RecoveryReport)> {
         let storage = config.storage.clone();
         let root = config.root.clone();
-        storage
-            .create_dir_all(&root)
+        super::storage::create_dir_durable(storage.as_ref(), &root)
             .map_err(|e| StoreError::io(&root, e))?;
         let dir_lock = storage.lock(&config.lock_path()).map_err(|e| {
             if e.kind() == std::io::ErrorKind::WouldBlock {

@@ -386,3 +386,65 @@ async fn a_damaged_queue_offset_header_is_not_dispatched_on_recovery() {
     assert_eq!(store.max_offset("Q", 0), 1);
     assert_eq!(store.put_message(msg("Q", 0, b"c")).await.queue_offset, 1);
 }
+
+#[test]
+fn readers_run_concurrently_with_appends_and_see_only_whole_records() {
+    let (storage, clock) = mem();
+    let cfg = small_config(Arc::new(storage), clock)
+        .flush_interval_commit_log(Duration::from_millis(1))
+        .flush_commit_log_least_pages(0)
+        .build()
+        .unwrap();
+    let (store, _) = Store::open(cfg).unwrap();
+    let store = Arc::new(store);
+    const N: i64 = 2000;
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            block_on(async {
+                for i in 0..N {
+                    let body = format!("{i:08}-{}", "r".repeat((i % 700) as usize));
+                    assert!(
+                        store
+                            .put_message(msg("C", (i % 2) as i32, body.as_bytes()))
+                            .await
+                            .is_stored()
+                    );
+                }
+            })
+        })
+    };
+    let readers: Vec<_> = (0..2)
+        .map(|q| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut next = 0i64;
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                while next < N / 2 {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "reader {q} stuck at {next}"
+                    );
+                    let got = store.get_messages("C", q, next, 32, 1 << 20, None).unwrap();
+                    for m in &got.messages {
+                        assert_eq!(m.queue_offset, next);
+                        let ext = decode(&m.record);
+                        let i: i64 = std::str::from_utf8(&ext.message.body[..8])
+                            .unwrap()
+                            .parse()
+                            .unwrap();
+                        assert_eq!(i, next * 2 + i64::from(q));
+                        next += 1;
+                    }
+                    if got.messages.is_empty() {
+                        std::thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
+}

@@ -66,7 +66,9 @@ impl PageTable {
     }
 
     fn get_mut(&mut self, idx: &u64) -> Option<&mut Page> {
-        self.slots.get_mut(Self::slot(*idx)).and_then(Option::as_mut)
+        self.slots
+            .get_mut(Self::slot(*idx))
+            .and_then(Option::as_mut)
     }
 
     fn insert(&mut self, idx: u64, page: Page) {

@@ -42,6 +42,17 @@ fn message(i: u64, body: &Bytes) -> MessageExt {
     m
 }
 
+/// User + system CPU seconds of this process so far (from `/proc/self/stat`), to tell CPU cost
+/// from waiting on a shared machine.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 (utime, stime) are at 11 and 12 after the command name; 100 Hz ticks.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn raw_sequential_write(dir: &Path, mb: u64) -> (f64, f64) {
     let path = dir.join("raw-seq");
     let mut f = OpenOptions::new()
@@ -141,6 +152,7 @@ fn main() {
     let n = mb * 1024;
     // Messages are built before the clock starts: decoding requests is not the store's work.
     let msgs: Vec<MessageExt> = (0..n).map(|i| message(i, &body)).collect();
+    let cpu_start = cpu_seconds();
     let start = Instant::now();
     let bytes = rt.block_on(async {
         let mut bytes = 0u64;
@@ -154,12 +166,17 @@ fn main() {
     let appended = start.elapsed();
     store.flush().unwrap();
     let total = start.elapsed();
+    let cpu = cpu_seconds() - cpu_start;
     let async_mb = bytes as f64 / MIB / total.as_secs_f64();
     println!(
         "store ASYNC_FLUSH: {n} x 1 KiB: {:.0} msg/s, {:.0} MiB/s appended, {async_mb:.0} MiB/s including final flush = {:.0}% of raw synced sequential write",
         n as f64 / appended.as_secs_f64(),
         bytes as f64 / MIB / appended.as_secs_f64(),
         100.0 * async_mb / raw_synced
+    );
+    println!(
+        "store ASYNC_FLUSH: {:.2} µs CPU per message (all threads, including flushes)",
+        cpu * 1e6 / n as f64
     );
 
     if only_async {

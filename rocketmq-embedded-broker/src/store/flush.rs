@@ -61,6 +61,11 @@ impl FlushCoordinator {
         }
     }
 
+    /// The last published flushed offset.
+    pub(crate) fn flushed(&self) -> i64 {
+        self.progress.borrow().flushed
+    }
+
     pub(crate) fn subscribe(&self) -> watch::Receiver<FlushProgress> {
         self.progress.subscribe()
     }

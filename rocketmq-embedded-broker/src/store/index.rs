@@ -534,8 +534,7 @@ impl IndexService {
             .parse()
             .unwrap_or(0);
         name_num = name_num.max(candidate);
-        self.storage
-            .create_dir_all(&self.dir)
+        super::storage::create_dir_durable(self.storage.as_ref(), &self.dir)
             .map_err(|e| StoreError::io(&self.dir, e))?;
         let path = self.dir.join(format!("{name_num:017}"));
         let file = Arc::new(IndexFile::create(

@@ -22,6 +22,7 @@ use super::message_store::{Inner, Store, is_sync};
 use super::result::{PutResult, PutStatus};
 use super::schedule::SCHEDULE_TOPIC;
 use super::segment::lock;
+use super::services::EAGER_FLUSH_BYTES;
 
 /// Longest topic name with the V1 magic (upstream `TopicValidator.TOPIC_MAX_LENGTH`).
 const MAX_TOPIC_LEN: usize = 127;
@@ -45,6 +46,23 @@ pub(crate) fn validate_topic(topic: &str) -> Result<(), String> {
         return Err(format!("topic contains illegal character {c:?}"));
     }
     Ok(())
+}
+
+thread_local! {
+    /// Encode buffer reused across puts on a thread (saves an allocation per message).
+    static ENCODE_BUFFER: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
+fn take_encode_buffer() -> BytesMut {
+    ENCODE_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()))
+}
+
+/// Returns the buffer for reuse unless a big batch made it large.
+fn return_encode_buffer(mut buf: BytesMut) {
+    if buf.capacity() <= 1 << 20 {
+        buf.clear();
+        ENCODE_BUFFER.with(|b| *b.borrow_mut() = buf);
+    }
 }
 
 struct Appended {
@@ -97,7 +115,14 @@ impl Store {
 }
 
 impl Inner {
-    fn append(&self, mut msgs: Vec<MessageExt>) -> Appended {
+    fn append(&self, msgs: Vec<MessageExt>) -> Appended {
+        let mut buf = take_encode_buffer();
+        let r = self.append_with(msgs, &mut buf);
+        return_encode_buffer(buf);
+        r
+    }
+
+    fn append_with(&self, mut msgs: Vec<MessageExt>, buf: &mut BytesMut) -> Appended {
         let fail = |status, detail: String| Appended {
             result: PutResult::error(status, detail),
             wait_target: None,
@@ -130,7 +155,6 @@ impl Inner {
             );
         }
         let mut wait = false;
-        let mut buf = BytesMut::new();
         let mut lens = Vec::with_capacity(msgs.len());
         for m in &mut msgs {
             if m.message.topic != topic || m.queue_id != queue_id {
@@ -165,7 +189,7 @@ impl Inner {
             m.commit_log_offset = 0;
             m.queue_offset = 0;
             let before = buf.len();
-            if let Err(e) = encode_record(m, &mut buf) {
+            if let Err(e) = encode_record(m, buf) {
                 return fail(PutStatus::MessageIllegal, e.to_string());
             }
             lens.push(buf.len() - before);
@@ -234,7 +258,7 @@ impl Inner {
             msg_ids.push(offset_msg_id(self.config.store_host, rec_phy));
             pos += len;
         }
-        if let Err(e) = seg.append(&buf) {
+        if let Err(e) = seg.append(&buf[..]) {
             return fail(PutStatus::IoError, e.to_string());
         }
         self.commit_log.set_last_store_ts(now);
@@ -263,6 +287,17 @@ impl Inner {
             }
         }
         drop(guard);
+        if !is_sync(&self.config) {
+            // Wake the async flusher early once enough is unflushed (see `services`).
+            let end = phy + total as i64;
+            let flushed = self.flush.flushed();
+            let last = self.eager_flush_at.load(Ordering::Relaxed);
+            let eager = EAGER_FLUSH_BYTES as i64;
+            if end - flushed >= eager && end - last >= eager {
+                self.eager_flush_at.store(end, Ordering::Relaxed);
+                self.flush.request(end);
+            }
+        }
         self.records_put
             .fetch_add(lens.len() as u64, Ordering::Relaxed);
         self.bytes_put.fetch_add(total as u64, Ordering::Relaxed);

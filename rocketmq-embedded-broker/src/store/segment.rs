@@ -11,7 +11,6 @@
 //! Appends (`append`) move a write cursor (`wrote`); `flushed` is the cursor value covered by
 //! the last successful flush. Random writes (`write`) serve the index file's hash slots.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,12 +44,87 @@ struct Page {
     version: u64,
 }
 
+/// Cached pages by page number: a vector indexed directly (grown on demand), because index
+/// slots hit thousands of pages at random and a tree search per write showed in profiles.
+#[derive(Debug, Default)]
+struct PageTable {
+    slots: Vec<Option<Page>>,
+    len: usize,
+}
+
+impl PageTable {
+    fn slot(idx: u64) -> usize {
+        usize::try_from(idx).unwrap_or(usize::MAX)
+    }
+
+    fn contains_key(&self, idx: &u64) -> bool {
+        self.get(idx).is_some()
+    }
+
+    fn get(&self, idx: &u64) -> Option<&Page> {
+        self.slots.get(Self::slot(*idx)).and_then(Option::as_ref)
+    }
+
+    fn get_mut(&mut self, idx: &u64) -> Option<&mut Page> {
+        self.slots
+            .get_mut(Self::slot(*idx))
+            .and_then(Option::as_mut)
+    }
+
+    fn insert(&mut self, idx: u64, page: Page) {
+        let i = Self::slot(idx);
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        if self.slots[i].replace(page).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, idx: &u64) -> Option<Page> {
+        let p = self.slots.get_mut(Self::slot(*idx)).and_then(Option::take);
+        if p.is_some() {
+            self.len -= 1;
+        }
+        p
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.len = 0;
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Page numbers present at or after `first`, ascending.
+    fn keys_from(&self, first: u64) -> Vec<u64> {
+        let start = Self::slot(first).min(self.slots.len());
+        self.slots[start..]
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_some())
+            .map(|(i, _)| (start + i) as u64)
+            .collect()
+    }
+}
+
 #[derive(Debug, Default)]
 struct PageCache {
-    pages: BTreeMap<u64, Page>,
+    pages: PageTable,
+    /// Pages that turned dirty since the last snapshot (may hold duplicates and pages removed
+    /// since; the flush filters).
+    dirty_list: Vec<u64>,
     dirty: usize,
     version: u64,
+    /// Buffers of evicted pages, reused (zeroed) for new pages instead of fresh allocations.
+    free: Vec<Vec<u8>>,
 }
+
+/// Evicted page buffers kept per segment for reuse.
+const FREE_PAGES: usize = 256;
 
 /// A file of fixed size whose name is the absolute offset of its first byte.
 #[derive(Debug)]
@@ -175,9 +249,15 @@ impl Segment {
         read_lock(&self.cache).dirty
     }
 
-    fn load_page(&self, idx: u64) -> io::Result<Page> {
+    fn load_page(&self, idx: u64, free: Option<&mut Vec<Vec<u8>>>) -> io::Result<Page> {
         let ps = self.page_size;
-        let mut data = vec![0u8; ps as usize];
+        let mut data = match free.and_then(|f| f.pop()) {
+            Some(mut d) => {
+                d.fill(0);
+                d
+            }
+            None => vec![0u8; ps as usize],
+        };
         let off = idx * ps;
         if off < self.high_water.load(Ordering::Acquire) {
             let n = ps.min(self.size.saturating_sub(off)) as usize;
@@ -210,9 +290,9 @@ impl Segment {
             let idx = pos / ps;
             let in_page = (pos % ps) as usize;
             let n = ((ps - pos % ps).min(end - pos)) as usize;
-            if let std::collections::btree_map::Entry::Vacant(e) = cache.pages.entry(idx) {
-                let page = self.load_page(idx)?;
-                e.insert(page);
+            if !cache.pages.contains_key(&idx) {
+                let page = self.load_page(idx, Some(&mut cache.free))?;
+                cache.pages.insert(idx, page);
             }
             let Some(page) = cache.pages.get_mut(&idx) else {
                 return Err(io::Error::other("page vanished"));
@@ -224,6 +304,7 @@ impl Segment {
             if !page.dirty {
                 page.dirty = true;
                 cache.dirty += 1;
+                cache.dirty_list.push(idx);
             }
             pos += n as u64;
         }
@@ -380,8 +461,13 @@ impl Segment {
                 return Ok(self.flushed());
             }
             let mut snap = Vec::with_capacity(cache.dirty);
-            for (&idx, page) in cache.pages.iter_mut() {
-                if page.dirty {
+            let mut list = std::mem::take(&mut cache.dirty_list);
+            list.sort_unstable();
+            list.dedup();
+            for idx in list {
+                if let Some(page) = cache.pages.get_mut(&idx)
+                    && page.dirty
+                {
                     page.dirty = false;
                     snap.push((idx, page.version, page.data.clone()));
                 }
@@ -402,15 +488,23 @@ impl Segment {
                 // to next and the pinned prefix (hot index slots).
                 let tail_page = self.wrote.load(Ordering::Acquire) / self.page_size;
                 let pinned = self.pin_below.load(Ordering::Acquire);
-                for (idx, version, _) in &snapshot {
-                    if *idx == tail_page || (idx + 1) * self.page_size <= pinned {
+                for (idx, version, data) in snapshot {
+                    if idx == tail_page || (idx + 1) * self.page_size <= pinned {
                         continue;
                     }
-                    if let Some(p) = cache.pages.get(idx)
-                        && !p.dirty
-                        && p.version == *version
-                    {
-                        cache.pages.remove(idx);
+                    let evict = cache
+                        .pages
+                        .get(&idx)
+                        .is_some_and(|p| !p.dirty && p.version == version);
+                    if evict {
+                        cache.pages.remove(&idx);
+                        // The cache's reference is gone; ours may be the last one.
+                        if cache.free.len() < FREE_PAGES
+                            && let Ok(buf) = Arc::try_unwrap(data)
+                            && buf.len() == self.page_size as usize
+                        {
+                            cache.free.push(buf);
+                        }
                     }
                 }
                 Ok(self.flushed())
@@ -422,6 +516,7 @@ impl Segment {
                     {
                         p.dirty = true;
                         cache.dirty += 1;
+                        cache.dirty_list.push(*idx);
                     }
                 }
                 Err(e)
@@ -477,7 +572,7 @@ impl Segment {
         let mut cache = write_lock(&self.cache);
         let ps = self.page_size;
         let first_gone = rel.div_ceil(ps);
-        let gone: Vec<u64> = cache.pages.range(first_gone..).map(|(k, _)| *k).collect();
+        let gone = cache.pages.keys_from(first_gone);
         for idx in gone {
             if let Some(p) = cache.pages.remove(&idx)
                 && p.dirty
@@ -504,6 +599,7 @@ impl Segment {
     pub(crate) fn drop_cache(&self) {
         let mut cache = write_lock(&self.cache);
         cache.pages.clear();
+        cache.dirty_list.clear();
         cache.dirty = 0;
     }
 }
@@ -531,9 +627,11 @@ impl LockedSegment<'_> {
             let idx = pos / ps;
             let in_page = (pos % ps) as usize;
             let n = ((ps - pos % ps).min(end - pos)) as usize;
-            if let std::collections::btree_map::Entry::Vacant(e) = self.cache.pages.entry(idx) {
-                let page = seg.load_page(idx).map_err(|e| StoreError::io(&seg.path, e))?;
-                e.insert(page);
+            if !self.cache.pages.contains_key(&idx) {
+                let page = seg
+                    .load_page(idx, Some(&mut self.cache.free))
+                    .map_err(|e| StoreError::io(&seg.path, e))?;
+                self.cache.pages.insert(idx, page);
             }
             if let Some(page) = self.cache.pages.get(&idx) {
                 let dst = (pos - rel) as usize;
@@ -588,7 +686,7 @@ mod tests {
         assert_eq!(read_lock(&s.cache).pages.len(), 21);
         s.flush().unwrap();
         // Pages 0 and 1 are pinned, page 20 is the tail.
-        let cached: Vec<u64> = read_lock(&s.cache).pages.keys().copied().collect();
+        let cached: Vec<u64> = read_lock(&s.cache).pages.keys_from(0);
         assert_eq!(cached, vec![0, 1, 20]);
         assert_eq!(s.read_vec(5 * PAGE_SIZE, 3).unwrap(), [9, 9, 9]);
     }

@@ -157,8 +157,7 @@ impl SegmentQueue {
             Some(l) => l.start() + self.segment_size,
             None => start_if_empty - start_if_empty % self.segment_size,
         };
-        self.storage
-            .create_dir_all(&self.dir)
+        super::storage::create_dir_durable(self.storage.as_ref(), &self.dir)
             .map_err(|e| StoreError::io(&self.dir, e))?;
         let path = self.dir.join(offset_to_file_name(start));
         let seg = Arc::new(Segment::open_with_page_size(

@@ -14,6 +14,7 @@ pub mod error;
 pub mod producer;
 pub mod protocol;
 pub mod remoting;
+pub mod typed;
 
 pub use client::{Client, ClientBuilder, ClientConfig};
 pub use consumer::{

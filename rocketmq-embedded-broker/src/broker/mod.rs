@@ -139,6 +139,25 @@ impl BrokerCore {
     }
 }
 
+/// How long a restart waits for the previous run's store lock. A child process forked by
+/// another thread at the wrong moment holds a copy of the lock's descriptor until it execs,
+/// which makes the lock look taken for a moment.
+const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn open_store(
+    config: crate::store::StoreConfig,
+) -> Result<(Store, crate::store::RecoveryReport), BrokerError> {
+    let deadline = tokio::time::Instant::now() + STORE_LOCK_WAIT;
+    loop {
+        match Store::open(config.clone()) {
+            Err(crate::store::StoreError::Locked(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// A running broker.
 #[derive(Debug)]
 pub(crate) struct Broker {
@@ -168,7 +187,7 @@ impl Broker {
             .message_delay_level(config.message_delay_level.clone())
             .build()?;
         let clock = store_config.clock.clone();
-        let (store, report) = Store::open(store_config)?;
+        let (store, report) = open_store(store_config).await?;
         if report.abnormal {
             warn!(broker = %config.broker_name, records = report.records_recovered,
                 end = report.commit_log_end, "store recovered after a crash");

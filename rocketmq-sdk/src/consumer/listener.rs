@@ -46,7 +46,8 @@ pub enum ConsumeResult {
     Success,
     /// Not consumed: the messages come back later through `%RETRY%<group>`, on the delay
     /// ladder, up to `max_reconsume_times` times, then go to `%DLQ%<group>`
-    /// (`RECONSUME_LATER`).
+    /// (`RECONSUME_LATER`). In broadcasting mode a failed message is dropped (logged), as
+    /// with the Java client: there is no per-instance retry topic.
     ReconsumeLater,
 }
 
@@ -225,6 +226,11 @@ impl OrderlyContext {
 #[async_trait]
 pub trait MessageListener: Send + Sync + 'static {
     /// Consumes `messages` (at most `consume_batch_max_size`, 1 by default).
+    ///
+    /// # Cancel safety
+    /// The consumer drops the future when the call exceeds `consume_timeout` or the
+    /// consumer is dropped without shutdown; the messages are then delivered again, so
+    /// work done before the cancellation must be safe to repeat.
     async fn consume(&self, messages: &[MessageExt], context: &ConsumeContext) -> ConsumeResult;
 }
 
@@ -251,6 +257,9 @@ where
 #[async_trait]
 pub trait OrderlyListener: Send + Sync + 'static {
     /// Consumes `messages` (at most `consume_batch_max_size`, 1 by default).
+    ///
+    /// # Cancel safety
+    /// As [`MessageListener::consume`].
     async fn consume(&self, messages: &[MessageExt], context: &OrderlyContext) -> OrderlyResult;
 }
 

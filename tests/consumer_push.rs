@@ -491,3 +491,53 @@ async fn a_membership_change_notification_triggers_the_rebalance() {
     );
     first.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasting_resumes_from_the_local_offset_file() {
+    init_tracing();
+    let broker = broker().await;
+    broker.create_topic("bcast-file", 2).await.unwrap();
+    let (_pc, producer) = producer(&broker).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::default();
+    let start = |who: usize| {
+        let (log, dir, ns) = (
+            log.clone(),
+            dir.path().to_owned(),
+            broker.name_server_addr(),
+        );
+        async move {
+            let c = rocketmq_sdk::Client::builder()
+                .name_server(ns)
+                .instance_name("bcast-fixed")
+                .persist_offset_interval(Duration::from_millis(100))
+                .build()
+                .await
+                .unwrap();
+            let consumer = c
+                .push_consumer("g-bcast-file")
+                .subscribe("bcast-file", "*")
+                .message_model(MessageModel::Broadcasting)
+                .consume_from(ConsumeFrom::FirstOffset)
+                .offset_store_dir(dir)
+                .start(recorder(who, log))
+                .await
+                .unwrap();
+            (c, consumer)
+        }
+    };
+    let (_c1, first) = start(0).await;
+    let old = send_n(&producer, "bcast-file", "old", 10).await;
+    assert!(wait_until(T, || async { log.has_all(&old) }).await);
+    first.shutdown().await;
+    let new = send_n(&producer, "bcast-file", "new", 5).await;
+    let (_c2, second) = start(1).await;
+    assert!(wait_until(T, || async { log.has_all(&new) }).await);
+    assert!(wait_until(T, || async { broker.broker(0).held_pulls() >= 2 }).await);
+    assert!(
+        log.by(1).iter().all(|d| d.body.starts_with("new")),
+        "the restarted instance continued from its file: {:?}",
+        log.by(1)
+    );
+    second.shutdown().await;
+}

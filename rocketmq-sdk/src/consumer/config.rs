@@ -97,7 +97,9 @@ pub struct PushConsumerConfig {
     pub pull_delay_on_error: Duration,
     /// Broadcasting mode: the directory of the local offset files, which are
     /// `<dir>/<clientId>/<group>/offsets.json` (`rocketmq.client.localOffsetStoreDir`).
-    /// Default `~/.rocketmq_offsets`.
+    /// Default `~/.rocketmq_offsets`. The client id contains the instance name; with the
+    /// default name (`DEFAULT`, replaced by `pid#nanos`) every run has a new id, so give
+    /// the client a fixed `instance_name` for the offsets to survive a restart.
     pub offset_store_dir: Option<PathBuf>,
     /// [`PushConsumer::shutdown`](super::PushConsumer::shutdown) waits at most this long
     /// for running listener calls (`awaitTerminationMillisWhenShutdown`; Java's default 0

@@ -186,8 +186,12 @@ impl OffsetStore {
         }
     }
 
-    /// Forgets `mq` (it moved to another consumer).
+    /// Forgets the in-memory offset of `mq` (it moved to another consumer, or is about to
+    /// be re-read from the broker). A no-op for the file store, whose memory *is* the
+    /// persisted state (as Java's `LocalFileOffsetStore.removeOffset`).
     pub(crate) fn remove(&self, mq: &MessageQueue) {
-        self.table().remove(mq);
+        if matches!(self.backend, Backend::Remote { .. }) {
+            self.table().remove(mq);
+        }
     }
 }

@@ -160,6 +160,9 @@ async fn retries_get_through_system_busy() {
 #[tokio::test]
 async fn non_ok_store_status_is_reported_and_optionally_retried_elsewhere() {
     let broker = EmbeddedBroker::builder().brokers(2).start().await.unwrap();
+    // On both brokers, so the route lists both (auto-creation would only create it on the
+    // broker that took the first send).
+    broker.create_topic("st", 4).await.unwrap();
     let client = client_for(&broker).await;
     let producer = client.producer("p-status").start().await.unwrap();
     producer.send(msg("st", "warm-up")).await.unwrap();

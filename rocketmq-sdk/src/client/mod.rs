@@ -316,3 +316,11 @@ async fn background(client: Weak<ClientInner>, mut shutdown: watch::Receiver<boo
         }
     }
 }
+
+impl Drop for ClientInner {
+    /// Dropping the last `Client` behaves like a process exit: connections close (the
+    /// connection tasks would otherwise keep the sockets open).
+    fn drop(&mut self) {
+        self.pool.close_all();
+    }
+}

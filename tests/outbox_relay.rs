@@ -14,7 +14,8 @@ use std::time::Duration;
 use rocketmq_embedded_broker::EmbeddedBroker;
 use rocketmq_sdk::outbox::sqlx::{self, MySql, Pool, Postgres, Sqlite};
 use rocketmq_sdk::outbox::{
-    Backoff, Outbox, OutboxDatabase, OutboxRecord, OutboxRelay, OutboxRelayBuilder, OutboxStatus,
+    Backoff, IntoOutboxMessage, Outbox, OutboxDatabase, OutboxError, OutboxRecord, OutboxRelay,
+    OutboxRelayBuilder, OutboxStatus,
 };
 use rocketmq_sdk::protocol::ResponseCode;
 use rocketmq_sdk::protocol::message::Message;
@@ -763,4 +764,71 @@ async fn relay_settings_are_validated_and_shutdown_stops_it() {
     let relay = outbox.relay(p).start().unwrap();
     assert!(relay.is_running());
     relay.shutdown().await.unwrap();
+}
+
+/// Typed messages plug in through `From<T> for Message` or by implementing
+/// `IntoOutboxMessage`; a conversion or validation error fails the enqueue, inside the
+/// business transaction, and nothing is stored.
+#[tokio::test]
+async fn typed_messages_plug_in_and_invalid_ones_are_refused_at_enqueue() {
+    struct OrderPaid {
+        order: u64,
+    }
+    impl From<OrderPaid> for Message {
+        fn from(e: OrderPaid) -> Message {
+            let mut m = Message::new("order-events", format!("{{\"order\":{}}}", e.order));
+            m.set_sharding_key(format!("order-{}", e.order));
+            m
+        }
+    }
+    struct Unserializable;
+    impl IntoOutboxMessage for Unserializable {
+        fn into_outbox_message(self) -> Result<Message, rocketmq_sdk::Error> {
+            Err(rocketmq_sdk::Error::InvalidMessage(
+                "cannot serialize".into(),
+            ))
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let pool = Sqlite::connect(dir.path().join("o.db").to_str().unwrap()).await;
+    let outbox = Outbox::with_table(pool.clone(), "typed_outbox").unwrap();
+    outbox.migrate().await.unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    let id = outbox
+        .enqueue(&mut tx, OrderPaid { order: 7 })
+        .await
+        .unwrap();
+    let refused = outbox.enqueue(&mut tx, Unserializable).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            OutboxError::Sdk(rocketmq_sdk::Error::InvalidMessage(_))
+        ),
+        "{refused}"
+    );
+    let empty = outbox
+        .enqueue(&mut tx, Message::new("order-events", ""))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            empty,
+            OutboxError::Sdk(rocketmq_sdk::Error::InvalidMessage(_))
+        ),
+        "{empty}"
+    );
+    tx.commit().await.unwrap();
+
+    let row = outbox.get(id).await.unwrap().unwrap();
+    assert_eq!(row.shard_key.as_deref(), Some("order-7"));
+    assert_eq!(row.status, OutboxStatus::Pending);
+    assert_eq!(&row.message().unwrap().body[..], b"{\"order\":7}");
+    assert!(row.msg_id.is_some(), "UNIQ_KEY assigned at enqueue");
+    assert_eq!(
+        outbox.counts().await.unwrap().pending,
+        1,
+        "only the valid one"
+    );
 }

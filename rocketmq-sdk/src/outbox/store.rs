@@ -80,6 +80,7 @@ impl TableName {
 /// The SQL flavour (internal).
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Dialect {
     /// PostgreSQL.
     Postgres,
@@ -345,6 +346,7 @@ fn ddl(d: Dialect, table: &TableName) -> Vec<String> {
 /// One bound value (internal).
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum Arg<'a> {
     /// A BIGINT.
     I64(i64),

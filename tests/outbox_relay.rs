@@ -314,6 +314,7 @@ on_every_database!(
     failing_broker_parks_after_max_attempts_and_alerts_once,
     two_relays_share_a_table_without_duplicates,
     per_key_order_survives_retries,
+    shutdown_finishes_the_round_in_flight,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -740,6 +741,50 @@ async fn per_key_order_survives_retries<DB: TestDb>(env: Env<DB>) -> Env<DB> {
     b.shutdown().await.unwrap();
     other.pool().close().await;
     env
+}
+
+/// Shutting down in the middle of a round lets the round finish: no row is left leased,
+/// and every message the broker holds is recorded as sent. A new relay sends the rest.
+async fn shutdown_finishes_the_round_in_flight<DB: TestDb>(env: Env<DB>) -> Env<DB> {
+    let broker = EmbeddedBroker::builder().start().await.unwrap();
+    let client = client_for(&broker).await;
+    let topic = "outbox-shutdown";
+    broker.create_topic(topic, 4).await.unwrap();
+    let relay = relay(&env.outbox, producer(&client).await)
+        .batch_size(100)
+        .concurrency(2)
+        .lease(Duration::from_secs(300))
+        .start()
+        .unwrap();
+    let batch = (0..100).map(|i| message(topic, &format!("m{i}"))).collect();
+    env.transact(batch, true).await;
+    relay.notify();
+    let started = || async { env.outbox.counts().await.unwrap().sent > 0 };
+    assert!(wait_until(T, started).await);
+    relay.shutdown().await.unwrap();
+
+    let counts = env.outbox.counts().await.unwrap();
+    assert_eq!(
+        counts.sent as usize,
+        broker.messages(topic).unwrap().len(),
+        "every stored message is recorded as sent"
+    );
+    let now = std::time::SystemTime::now();
+    for row in env.outbox.list(OutboxStatus::Pending, 1000).await.unwrap() {
+        assert!(row.next_attempt_at <= now, "row {} left leased", row.id);
+    }
+
+    let relay = relay_again(&env.outbox, producer(&client).await);
+    relay.notify();
+    let all = || async { env.outbox.counts().await.unwrap().sent == 100 };
+    assert!(wait_until(T, all).await);
+    assert_eq!(broker.messages(topic).unwrap().len(), 100);
+    relay.shutdown().await.unwrap();
+    env
+}
+
+fn relay_again<DB: OutboxDatabase>(outbox: &Outbox<DB>, producer: Producer) -> OutboxRelay {
+    relay(outbox, producer).start().unwrap()
 }
 
 /// A relay that is dropped or shut down stops; bad settings are refused at start.

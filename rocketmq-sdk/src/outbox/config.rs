@@ -95,7 +95,9 @@ pub struct RelayConfig {
     pub backoff: Backoff,
     /// How long a claimed row is reserved for the relay that claimed it. If that relay
     /// dies mid-send, other relays take the row over after this long (and it may then be
-    /// sent twice). Must exceed the producer's send timeout. Default 60 s.
+    /// sent twice). Must exceed the producer's send timeout × ⌈`batch_size` /
+    /// `concurrency`⌉ (the longest a row can wait for its send within a round).
+    /// Default 60 s.
     pub lease: Duration,
     /// Store statuses that count as sent. [`SendStatus::SendOk`] always does; by default
     /// it is the only one: a FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT or

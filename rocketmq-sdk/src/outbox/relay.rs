@@ -86,7 +86,7 @@ impl<DB: OutboxDatabase> OutboxRelayBuilder<DB> {
     }
 
     /// How long a claim reserves its rows (default 60 s; must exceed the producer's send
-    /// timeout).
+    /// timeout × ⌈`batch_size` / `concurrency`⌉).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.config.lease = lease;
         self
@@ -135,16 +135,24 @@ impl<DB: OutboxDatabase> OutboxRelayBuilder<DB> {
     /// [`notify`](OutboxRelay::notify).
     ///
     /// # Errors
-    /// [`OutboxError::Sdk`] with [`crate::Error::Config`] naming a bad setting (a lease
-    /// not longer than the producer's send timeout included);
+    /// [`OutboxError::Sdk`] with [`crate::Error::Config`] naming a bad setting, a lease
+    /// included that does not exceed the producer's send timeout ×
+    /// ⌈`batch_size` / `concurrency`⌉;
     /// [`OutboxError::RelayTask`] when called outside a tokio runtime.
     pub fn start(self) -> OutboxResult<OutboxRelay> {
         self.config.validate()?;
+        // A claimed row may wait for the sends ahead of it in its round before its own:
+        // the lease must cover every wave of the round.
         let send_timeout = self.producer.inner.config.send_timeout;
-        if self.config.lease <= send_timeout {
+        let waves = (self.config.batch_size as usize).div_ceil(self.config.concurrency);
+        let needed = send_timeout.saturating_mul(u32::try_from(waves).unwrap_or(u32::MAX));
+        if self.config.lease <= needed {
             return Err(crate::client::config_error(
                 "lease",
-                format!("must exceed the producer's send timeout ({send_timeout:?})"),
+                format!(
+                    "must exceed {needed:?}: the producer's send timeout ({send_timeout:?}) \
+                     times ceil(batch_size / concurrency) ({waves})"
+                ),
             )
             .into());
         }

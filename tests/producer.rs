@@ -367,3 +367,38 @@ async fn a_topic_created_after_start_is_found() {
     let r = producer.send(msg("late", "now")).await.unwrap();
     assert_eq!(r.status, SendStatus::SendOk);
 }
+
+#[tokio::test]
+async fn a_consumer_on_the_same_client_finds_a_topic_the_producer_auto_created() {
+    use rocketmq_sdk::consumer::{ConsumeContext, ConsumeFrom, ConsumeResult};
+    use rocketmq_sdk::protocol::message::MessageExt;
+    let broker = EmbeddedBroker::builder().start().await.unwrap();
+    let client = client_for(&broker).await;
+    let producer = client.producer("p-auto").start().await.unwrap();
+    // The first send goes out on the default topic's route (the broker creates "auto").
+    producer.send(msg("auto", "one")).await.unwrap();
+    let got = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let g = got.clone();
+    let consumer = client
+        .push_consumer("c-auto")
+        .subscribe("auto", "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .rebalance_interval(Duration::from_millis(100))
+        .start(move |msgs: Vec<MessageExt>, _ctx: ConsumeContext| {
+            let g = g.clone();
+            async move {
+                g.fetch_add(msgs.len(), std::sync::atomic::Ordering::SeqCst);
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    assert!(
+        wait_until(T, || async {
+            got.load(std::sync::atomic::Ordering::SeqCst) == 1
+        })
+        .await,
+        "the consumer must not keep the producer's borrowed default-topic route"
+    );
+    consumer.shutdown().await;
+}

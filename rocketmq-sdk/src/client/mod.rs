@@ -26,6 +26,9 @@ use crate::protocol::header::GetRouteInfoRequestHeader;
 use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
 use crate::remoting::{Backoff, ConnectionOptions, ConnectionPool};
 
+/// How often a route borrowed from the default topic is re-fetched.
+const DEFAULT_ROUTE_RECHECK: Duration = Duration::from_secs(1);
+
 /// The entry point: connections, routes and heartbeats shared by every producer and
 /// consumer of the process. Cheap to clone.
 ///
@@ -189,10 +192,18 @@ impl Client {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn topic_route(&self, topic: &str) -> Result<Arc<TopicRoute>> {
-        if let Some(r) = self.inner.routes.get(topic) {
-            return Ok(r);
+        match self.inner.routes.get(topic) {
+            Some(r) if !r.from_default_topic => Ok(r),
+            // A route borrowed from the default topic lets producers send (the broker then
+            // creates the topic) but lists no queue to consume: ask again, at most once a
+            // second, until the name servers know the topic itself.
+            Some(r) if r.fetched_at.elapsed() < DEFAULT_ROUTE_RECHECK => Ok(r),
+            Some(r) => match self.refresh_route(topic).await {
+                Err(Error::NoRoute(_)) => Ok(r),
+                other => other,
+            },
+            None => self.refresh_route(topic).await,
         }
-        self.refresh_route(topic).await
     }
 
     /// Fetches the route of `topic` from the name servers and caches it.

@@ -25,6 +25,8 @@ pub struct TopicRoute {
     /// True when built from the default topic because the topic itself is unknown (the
     /// broker will create it on the first send).
     pub from_default_topic: bool,
+    /// When the name servers were asked.
+    pub fetched_at: std::time::Instant,
     next_queue: AtomicUsize,
 }
 
@@ -39,6 +41,7 @@ impl TopicRoute {
             publish_queues,
             subscribe_queues,
             from_default_topic: false,
+            fetched_at: std::time::Instant::now(),
             next_queue: AtomicUsize::new(crate::producer::random_start()),
         }
     }

@@ -170,3 +170,262 @@ async fn batch_oneway_and_ordered_sends() {
     consumer.shutdown().await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_messages_come_back_through_send_back_on_the_retry_topic() {
+    let Some(ns) = namesrv() else { return };
+    let t = topic("retry");
+    let c = client(&ns).await;
+    let producer = c.producer("interop-producer-3").start().await.unwrap();
+    producer
+        .send(Message::new(t.clone(), Bytes::from_static(b"create")))
+        .await
+        .unwrap();
+    let deliveries: Arc<Mutex<Vec<(i32, String)>>> = Arc::default();
+    let d = deliveries.clone();
+    let consumer = c
+        .push_consumer(format!("interop-retry-{}", &t[t.len() - 6..]))
+        .subscribe(t.clone(), "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .rebalance_interval(Duration::from_millis(500))
+        .start(move |msgs: Vec<MessageExt>, ctx: ConsumeContext| {
+            let d = d.clone();
+            async move {
+                let m = &msgs[0];
+                if &m.body[..] != b"flaky" {
+                    return ConsumeResult::Success;
+                }
+                d.lock().unwrap().push((m.reconsume_times, m.topic.clone()));
+                // Level 1 (1 s on an upstream broker) keeps the test short.
+                ctx.set_delay_level_when_next_consume(1);
+                if m.reconsume_times == 0 {
+                    ConsumeResult::ReconsumeLater
+                } else {
+                    ConsumeResult::Success
+                }
+            }
+        })
+        .await
+        .unwrap();
+    producer
+        .send(Message::new(t.clone(), Bytes::from_static(b"flaky")))
+        .await
+        .unwrap();
+    assert!(
+        wait_until(T, || async { deliveries.lock().unwrap().len() == 2 }).await,
+        "{:?}",
+        deliveries.lock().unwrap()
+    );
+    let seen = deliveries.lock().unwrap().clone();
+    assert_eq!(seen[0].0, 0);
+    assert_eq!(seen[1].0, 1, "redelivered with reconsume times 1");
+    assert_eq!(
+        seen[1].1, t,
+        "the original topic is restored from RETRY_TOPIC"
+    );
+    consumer.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delay_level_and_pull_consumer() {
+    let Some(ns) = namesrv() else { return };
+    let t = topic("delay");
+    let c = client(&ns).await;
+    let producer = c.producer("interop-producer-4").start().await.unwrap();
+    producer
+        .send(Message::new(t.clone(), Bytes::from_static(b"now")))
+        .await
+        .unwrap();
+    let mut delayed = Message::new(t.clone(), Bytes::from_static(b"later"));
+    delayed.set_delay_level(1);
+    let sent_at = std::time::Instant::now();
+    producer.send(delayed).await.unwrap();
+
+    let pull = c
+        .pull_consumer(format!("interop-pull-{}", &t[t.len() - 6..]))
+        .start()
+        .await
+        .unwrap();
+    let queues = pull.fetch_queues(&t).await.unwrap();
+    assert!(!queues.is_empty());
+    pull.assign(queues.clone()).await.unwrap();
+    for q in &queues {
+        pull.seek_to_begin(q).await.unwrap();
+    }
+    let mut bodies = Vec::new();
+    let mut later_after = None;
+    let deadline = std::time::Instant::now() + T;
+    while bodies.len() < 2 && std::time::Instant::now() < deadline {
+        for m in pull.poll(Duration::from_millis(500)).await.unwrap() {
+            if &m.body[..] == b"later" {
+                later_after = Some(sent_at.elapsed());
+            }
+            bodies.push(String::from_utf8_lossy(&m.body).into_owned());
+        }
+    }
+    bodies.sort();
+    assert_eq!(bodies, ["later", "now"]);
+    assert!(
+        later_after.unwrap() >= Duration::from_millis(900),
+        "delay level 1 = 1 s on the peer"
+    );
+    pull.commit().await.unwrap();
+    pull.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasting_gives_every_instance_every_message() {
+    let Some(ns) = namesrv() else { return };
+    let t = topic("bcast");
+    let c = client(&ns).await;
+    let producer = c.producer("interop-producer-5").start().await.unwrap();
+    producer
+        .send(Message::new(t.clone(), Bytes::from_static(b"create")))
+        .await
+        .unwrap();
+    let group = format!("interop-bcast-{}", &t[t.len() - 6..]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut counters = Vec::new();
+    let mut consumers = Vec::new();
+    let mut clients = Vec::new();
+    for i in 0..2 {
+        let ci = Client::builder()
+            .name_server(&ns)
+            .instance_name(format!("bcast-{i}"))
+            .build()
+            .await
+            .unwrap();
+        let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let n2 = n.clone();
+        consumers.push(
+            ci.push_consumer(group.clone())
+                .subscribe(t.clone(), "*")
+                .message_model(rocketmq_sdk::protocol::body::MessageModel::Broadcasting)
+                .consume_from(ConsumeFrom::FirstOffset)
+                .offset_store_dir(dir.path())
+                .rebalance_interval(Duration::from_millis(500))
+                .start(move |msgs: Vec<MessageExt>, _ctx: ConsumeContext| {
+                    let n2 = n2.clone();
+                    async move {
+                        n2.fetch_add(msgs.len(), std::sync::atomic::Ordering::SeqCst);
+                        ConsumeResult::Success
+                    }
+                })
+                .await
+                .unwrap(),
+        );
+        counters.push(n);
+        clients.push(ci);
+    }
+    for i in 0..5 {
+        producer
+            .send(Message::new(t.clone(), Bytes::from(format!("b{i}"))))
+            .await
+            .unwrap();
+    }
+    let all = || {
+        counters
+            .iter()
+            .all(|n| n.load(std::sync::atomic::Ordering::SeqCst) >= 6)
+    };
+    assert!(
+        wait_until(T, || async { all() }).await,
+        "each instance got all 6"
+    );
+    for c in consumers {
+        c.shutdown().await;
+    }
+    c.shutdown().await;
+}
+
+struct Decide;
+
+#[async_trait::async_trait]
+impl rocketmq_sdk::TransactionListener for Decide {
+    type Arg = rocketmq_sdk::TransactionState;
+
+    async fn execute(
+        &self,
+        _message: &Message,
+        decision: &Self::Arg,
+    ) -> rocketmq_sdk::TransactionState {
+        *decision
+    }
+
+    async fn check(&self, _message: &MessageExt) -> rocketmq_sdk::TransactionState {
+        rocketmq_sdk::TransactionState::Commit
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_commit_is_delivered_and_rollback_is_not() {
+    use rocketmq_sdk::TransactionState;
+    let Some(ns) = namesrv() else { return };
+    let t = topic("tx");
+    let c = client(&ns).await;
+    let plain = c.producer("interop-producer-6").start().await.unwrap();
+    plain
+        .send(Message::new(t.clone(), Bytes::from_static(b"create")))
+        .await
+        .unwrap();
+    let tx = c
+        .producer("interop-tx")
+        .start_transactional(Decide)
+        .await
+        .unwrap();
+    let committed = tx
+        .send(
+            Message::new(t.clone(), Bytes::from_static(b"commit")),
+            &TransactionState::Commit,
+        )
+        .await
+        .unwrap();
+    assert_eq!(committed.state, TransactionState::Commit);
+    tx.send(
+        Message::new(t.clone(), Bytes::from_static(b"rollback")),
+        &TransactionState::Rollback,
+    )
+    .await
+    .unwrap();
+    plain
+        .send(Message::new(t.clone(), Bytes::from_static(b"marker")))
+        .await
+        .unwrap();
+
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let g = got.clone();
+    let consumer = c
+        .push_consumer(format!("interop-tx-{}", &t[t.len() - 6..]))
+        .subscribe(t.clone(), "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .rebalance_interval(Duration::from_millis(500))
+        .start(move |msgs: Vec<MessageExt>, _ctx: ConsumeContext| {
+            let g = g.clone();
+            async move {
+                g.lock().unwrap().extend(
+                    msgs.iter()
+                        .map(|m| String::from_utf8_lossy(&m.body).into_owned()),
+                );
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    assert!(
+        wait_until(T, || async {
+            let g = got.lock().unwrap();
+            g.contains(&"marker".to_owned()) && g.contains(&"commit".to_owned())
+        })
+        .await,
+        "{:?}",
+        got.lock().unwrap()
+    );
+    assert!(
+        !got.lock().unwrap().contains(&"rollback".to_owned()),
+        "a rolled-back message is never delivered"
+    );
+    consumer.shutdown().await;
+    c.shutdown().await;
+}

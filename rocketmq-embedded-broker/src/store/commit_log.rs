@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use rocketmq_sdk::protocol::message::MessageExt;
-use rocketmq_sdk::protocol::message::hash::{index_key_hash, tags_code_opt};
+use rocketmq_sdk::protocol::message::hash::{
+    java_string_hash, java_string_hash_continue, tags_code_opt,
+};
 use rocketmq_sdk::protocol::message::keys;
 use rocketmq_sdk::protocol::message::record::{
     BLANK_MAGIC, BLANK_MARKER_LEN, MAGIC_V1, MAGIC_V2, RecordRead, RecordView, read_record,
@@ -79,13 +81,21 @@ fn compute_tags_code(
 }
 
 fn key_hashes(topic: &str, uniq: Option<&str>, keys_prop: Option<&str>) -> Vec<i32> {
+    // `abs(hashCode(topic + "#" + key))`: hash the shared prefix once, then continue per key.
     let mut out = Vec::new();
+    let mut prefix = None;
+    let mut push = |key: &str| {
+        let p =
+            *prefix.get_or_insert_with(|| java_string_hash_continue(java_string_hash(topic), "#"));
+        let h = java_string_hash_continue(p, key);
+        out.push(if h == i32::MIN { 0 } else { h.abs() });
+    };
     if let Some(u) = uniq.filter(|u| !u.is_empty()) {
-        out.push(index_key_hash(topic, u));
+        push(u);
     }
     if let Some(ks) = keys_prop {
         for k in ks.split(keys::KEY_SEPARATOR).filter(|k| !k.is_empty()) {
-            out.push(index_key_hash(topic, k));
+            push(k);
         }
     }
     out
@@ -321,5 +331,23 @@ impl CommitLog {
             }
         })?;
         Ok(gone.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rocketmq_sdk::protocol::message::hash::index_key_hash;
+
+    #[test]
+    fn key_hashes_match_the_sdk_index_hash() {
+        for topic in ["T", "orders", "%RETRY%g", "中文"] {
+            let got = super::key_hashes(topic, Some("UNIQ"), Some("a  bb ccc"));
+            let want: Vec<i32> = ["UNIQ", "a", "bb", "ccc"]
+                .iter()
+                .map(|k| index_key_hash(topic, k))
+                .collect();
+            assert_eq!(got, want);
+        }
+        assert!(super::key_hashes("T", Some(""), None).is_empty());
     }
 }

@@ -5,9 +5,9 @@
 use std::sync::atomic::Ordering;
 
 use bytes::BytesMut;
+use rocketmq_sdk::protocol::ProtocolError;
 use rocketmq_sdk::protocol::message::MessageExt;
 use rocketmq_sdk::protocol::message::id::offset_msg_id;
-use rocketmq_sdk::protocol::message::properties::MAX_PROPERTIES_LEN;
 use rocketmq_sdk::protocol::message::record::{
     encode_record, patch_physical_offset, patch_queue_offset, patch_store_timestamp,
 };
@@ -173,24 +173,22 @@ impl Inner {
                     ),
                 );
             }
-            match m.message.properties.encoded_len() {
-                Ok(n) if n <= MAX_PROPERTIES_LEN => {}
-                Ok(n) => {
-                    return fail(
-                        PutStatus::PropertiesSizeExceeded,
-                        format!("properties are {n} bytes, max {MAX_PROPERTIES_LEN}"),
-                    );
-                }
-                Err(e) => return fail(PutStatus::PropertiesSizeExceeded, e.to_string()),
-            }
             wait |= m.message.wait_store_msg_ok();
             m.store_host = self.config.store_host;
             m.store_timestamp = 0;
             m.commit_log_offset = 0;
             m.queue_offset = 0;
             let before = buf.len();
+            // The encoder enforces the 32767-byte properties limit (upstream
+            // PROPERTIES_SIZE_EXCEEDED) and the topic and record limits (MESSAGE_ILLEGAL).
             if let Err(e) = encode_record(m, buf) {
-                return fail(PutStatus::MessageIllegal, e.to_string());
+                let status = match &e {
+                    ProtocolError::TooLarge { what, .. } if *what == "properties" => {
+                        PutStatus::PropertiesSizeExceeded
+                    }
+                    _ => PutStatus::MessageIllegal,
+                };
+                return fail(status, e.to_string());
             }
             lens.push(buf.len() - before);
         }

@@ -60,6 +60,8 @@ pub(crate) struct BrokerCore {
     pub(crate) uniq_ids: UniqIdGenerator,
     /// Pulls currently held by long polling.
     pub(crate) held_pulls: AtomicUsize,
+    /// Open transactions and the checker's state.
+    pub(crate) transactions: crate::transaction::Transactions,
 }
 
 /// Counts a held pull while alive.
@@ -163,6 +165,7 @@ pub(crate) struct Broker {
     core: Arc<BrokerCore>,
     server: Option<Server>,
     offset_flusher: JoinHandle<()>,
+    transaction_checker: JoinHandle<()>,
 }
 
 impl Broker {
@@ -214,8 +217,10 @@ impl Broker {
             clock,
             uniq_ids,
             held_pulls: AtomicUsize::new(0),
+            transactions: crate::transaction::Transactions::new(config.transaction),
             config,
         });
+        crate::transaction::recover(&core)?;
         let mut dispatcher = Dispatcher::new();
         crate::processor::register_all(&mut dispatcher, &core);
         dispatcher.add_listener(clients);
@@ -236,11 +241,13 @@ impl Broker {
                 }
             }
         });
+        let transaction_checker = crate::transaction::spawn_checker(core.clone());
         info!(broker = %core.config.broker_name, %addr, "broker started");
         Ok(Broker {
             core,
             server: Some(server),
             offset_flusher,
+            transaction_checker,
         })
     }
 
@@ -264,6 +271,7 @@ impl Broker {
 
     fn stop_gracefully(&mut self) -> Result<(), BrokerError> {
         self.offset_flusher.abort();
+        self.transaction_checker.abort();
         self.core.persist();
         if self.core.store.is_running() {
             self.core.store.shutdown()?;
@@ -277,6 +285,7 @@ impl Broker {
     pub(crate) async fn crash(mut self) {
         self.core.unregister();
         self.offset_flusher.abort();
+        self.transaction_checker.abort();
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }

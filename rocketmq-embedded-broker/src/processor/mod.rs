@@ -1,6 +1,6 @@
 //! The broker's request processors, one module per concern: [`send`], [`pull`] (with long
 //! polling), [`offset`], [`client`] (heartbeats and membership), [`query`], [`lock`],
-//! [`admin`]; [`reply`] holds the response helpers they share with the name server.
+//! [`admin`], [`transaction`] (END_TRANSACTION); [`reply`] holds the response helpers they share with the name server.
 
 mod admin;
 mod client;
@@ -10,6 +10,7 @@ mod pull;
 mod query;
 pub(crate) mod reply;
 mod send;
+mod transaction;
 
 use std::sync::Arc;
 
@@ -27,6 +28,10 @@ pub(crate) fn register_all(dispatcher: &mut Dispatcher, core: &Arc<BrokerCore>) 
             RequestCode::SEND_BATCH_MESSAGE,
         ],
         Arc::new(send::SendProcessor::new(core.clone())),
+    );
+    dispatcher.register(
+        &[RequestCode::END_TRANSACTION],
+        Arc::new(transaction::EndTransactionProcessor::new(core.clone())),
     );
     dispatcher.register(
         &[RequestCode::PULL_MESSAGE, RequestCode::LITE_PULL_MESSAGE],

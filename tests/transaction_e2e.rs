@@ -452,3 +452,39 @@ async fn an_open_transaction_survives_a_broker_restart() {
 async fn an_open_transaction_survives_a_broker_crash() {
     survives_restart(true).await;
 }
+
+#[tokio::test]
+async fn a_producer_that_met_the_broker_by_sending_still_gets_checks() {
+    let s = Setup::start().await;
+    // No route fetched before the start: the start heartbeats no broker, and the next
+    // periodic heartbeat is an hour away.
+    let client = Client::builder()
+        .name_server(s.broker.name_server_addr())
+        .heartbeat_interval(Duration::from_secs(3600))
+        .build()
+        .await
+        .unwrap();
+    // A round trip lets the client's background task take its immediate first heartbeat
+    // tick while no broker is known yet.
+    assert!(client.topic_route("no-such-topic").await.is_err());
+    let script = Script::new(TransactionState::Unknown, TransactionState::Commit);
+    let group = "tx-late-register";
+    let producer = client
+        .producer(group)
+        .start_transactional(script.clone())
+        .await
+        .unwrap();
+    assert_eq!(s.broker.broker(0).producer_connections(group), 0);
+    producer.send(msg("first-contact"), &None).await.unwrap();
+    assert!(
+        wait_until(T, || async {
+            s.broker.broker(0).producer_connections(group) > 0
+        })
+        .await,
+        "the producer registered with the broker that stored its half"
+    );
+    s.next_check_run().await;
+    s.wait_delivered(1).await;
+    assert_eq!(script.checks(), 1);
+    client.shutdown().await;
+}

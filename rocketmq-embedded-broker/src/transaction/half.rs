@@ -342,13 +342,11 @@ pub(crate) fn save_progress(core: &BrokerCore) {
         store.max_offset(TRANS_HALF_TOPIC, 0),
         store.max_offset(TRANS_OP_HALF_TOPIC, 0),
     );
-    if store.max_offset(TRANS_HALF_TOPIC, 0) > 0 {
-        core.offsets
-            .commit(CHECKER_GROUP, TRANS_HALF_TOPIC, 0, half);
-    }
-    if store.max_offset(TRANS_OP_HALF_TOPIC, 0) > 0 {
-        core.offsets
-            .commit(CHECKER_GROUP, TRANS_OP_HALF_TOPIC, 0, op);
+    for (topic, offset) in [(TRANS_HALF_TOPIC, half), (TRANS_OP_HALF_TOPIC, op)] {
+        // Untouched queues get no entry, and unchanged ones do not rewrite the file.
+        if store.max_offset(topic, 0) > 0 && core.offsets.query(CHECKER_GROUP, topic, 0) != offset {
+            core.offsets.commit(CHECKER_GROUP, topic, 0, offset);
+        }
     }
 }
 

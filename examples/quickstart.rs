@@ -1,34 +1,169 @@
-//! Quickstart. Today the SDK's finished layer is the wire protocol, so this demo encodes a
-//! request the way a Java producer does, decodes it back, and shows both header forms.
-//! It grows into the full embedded-broker demo as the broker and clients land.
+//! Quickstart: an embedded RocketMQ broker in this process, a producer, a consumer that
+//! acknowledges, a consumer whose handler always fails (it walks the retry ladder into the
+//! dead-letter queue) and an ordered stream — each step printed in words.
+//!
+//! ```sh
+//! cargo run --example quickstart
+//! ```
 
-use bytes::{Bytes, BytesMut};
-use rocketmq_sdk::protocol::{RemotingCodec, RemotingCommand, RequestCode, SerializeType};
-use tokio_util::codec::{Decoder, Encoder};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut request = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
-        .with_opaque(1)
-        .with_body(Bytes::from_static(b"hello, RocketMQ"));
-    request.ext_fields.insert("a", "quickstart-producer");
-    request.ext_fields.insert("b", "orders");
+use bytes::Bytes;
+use rocketmq_embedded_broker::EmbeddedBroker;
+use rocketmq_sdk::Client;
+use rocketmq_sdk::consumer::{
+    ConsumeContext, ConsumeFrom, ConsumeResult, OrderlyContext, OrderlyResult,
+};
+use rocketmq_sdk::producer::SelectByHash;
+use rocketmq_sdk::protocol::message::{Message, MessageExt};
+use rocketmq_suite::wait_until;
 
-    for form in [SerializeType::Json, SerializeType::RocketMq] {
-        request.serialize_type = form;
-        let mut wire = BytesMut::new();
-        RemotingCodec::new().encode(&request, &mut wire)?;
-        println!("{} header: a {}-byte frame", form.name(), wire.len());
-        let back = RemotingCodec::new()
-            .decode(&mut wire)?
-            .ok_or("incomplete frame")?;
-        println!(
-            "  decoded back: code {:?}, topic {:?}, body {:?}",
-            back.request_code(),
-            back.ext_fields.get("b").unwrap_or_default(),
-            String::from_utf8_lossy(&back.body)
-        );
-        assert_eq!(back, request);
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // 1. A name server and a broker, in-process, on ephemeral loopback ports, with a
+    //    millisecond retry ladder so the demo does not take minutes.
+    let broker = EmbeddedBroker::builder()
+        .delay_levels("10ms 20ms 30ms 40ms 50ms 60ms 70ms 80ms 90ms 100ms 110ms 120ms 130ms 140ms 150ms 160ms 170ms 180ms")
+        .start()
+        .await?;
+    println!(
+        "embedded broker up: name server {}, broker {}",
+        broker.name_server_addr(),
+        broker.broker_addrs()[0]
+    );
+    for topic in ["orders", "payments", "ledger"] {
+        broker.create_topic(topic, 4).await?;
     }
-    println!("The embedded broker and the producer/consumer runtimes are under construction.");
+
+    let client = Client::builder()
+        .name_server(broker.name_server_addr())
+        .build()
+        .await?;
+    let producer = client.producer("quickstart-producer").start().await?;
+
+    // 2. A consumer that acknowledges everything it gets.
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let r = received.clone();
+    let billing = client
+        .push_consumer("billing")
+        .subscribe("orders", "created || paid")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .start(move |msgs: Vec<MessageExt>, _ctx: ConsumeContext| {
+            let r = r.clone();
+            async move {
+                for m in &msgs {
+                    println!(
+                        "  billing got {:?} (tag {})",
+                        String::from_utf8_lossy(&m.body),
+                        m.tags().unwrap_or("-")
+                    );
+                    r.lock().unwrap().push(m.msg_id());
+                }
+                ConsumeResult::Success
+            }
+        })
+        .await?;
+    println!("publishing 3 orders...");
+    for (i, tag) in ["created", "paid", "created"].iter().enumerate() {
+        let mut m = Message::new("orders", Bytes::from(format!("order-{i}")));
+        m.set_tags(*tag);
+        m.set_keys([format!("order-{i}")]);
+        let receipt = producer.send(m).await?;
+        println!(
+            "  sent order-{i}: {:?} to queue {} offset {}",
+            receipt.status, receipt.queue.queue_id, receipt.queue_offset
+        );
+    }
+    wait_until(WAIT, || async { received.lock().unwrap().len() == 3 }).await;
+    println!("billing consumed {} orders", received.lock().unwrap().len());
+
+    // 3. A handler that always fails: retried on the delay ladder, then dead-lettered.
+    let attempts = Arc::new(Mutex::new(0));
+    let a = attempts.clone();
+    let failing = client
+        .push_consumer("fraud-check")
+        .subscribe("payments", "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .max_reconsume_times(3)
+        .start(move |msgs: Vec<MessageExt>, _ctx: ConsumeContext| {
+            let a = a.clone();
+            async move {
+                *a.lock().unwrap() += 1;
+                println!(
+                    "  fraud-check attempt {} fails (reconsume times {})",
+                    *a.lock().unwrap(),
+                    msgs[0].reconsume_times
+                );
+                ConsumeResult::ReconsumeLater
+            }
+        })
+        .await?;
+    producer
+        .send(Message::new(
+            "payments",
+            Bytes::from_static(b"suspicious payment"),
+        ))
+        .await?;
+    wait_until(WAIT, || async {
+        broker
+            .dead_letters("fraud-check")
+            .map(|d| d.len() == 1)
+            .unwrap_or(false)
+    })
+    .await;
+    println!(
+        "after {} deliveries the payment is in %DLQ%fraud-check",
+        attempts.lock().unwrap()
+    );
+
+    // 4. Ordered: every step of one account goes to the same queue and is consumed in order.
+    let seen: Arc<Mutex<BTreeMap<String, Vec<String>>>> = Arc::default();
+    let s = seen.clone();
+    let ledger = client
+        .push_consumer("ledger")
+        .subscribe("ledger", "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .start_orderly(move |msgs: Vec<MessageExt>, _ctx: OrderlyContext| {
+            let s = s.clone();
+            async move {
+                for m in &msgs {
+                    let key = m.keys().unwrap_or_default().to_owned();
+                    s.lock()
+                        .unwrap()
+                        .entry(key)
+                        .or_default()
+                        .push(String::from_utf8_lossy(&m.body).into_owned());
+                }
+                OrderlyResult::Success
+            }
+        })
+        .await?;
+    for step in ["open", "deposit 10", "withdraw 3", "close"] {
+        for account in ["alice", "bob"] {
+            let mut m = Message::new("ledger", Bytes::from(step));
+            m.set_keys([account]);
+            producer
+                .send_with_selector(m, &SelectByHash, account)
+                .await?;
+        }
+    }
+    wait_until(WAIT, || async {
+        seen.lock().unwrap().values().map(Vec::len).sum::<usize>() == 8
+    })
+    .await;
+    for (account, steps) in seen.lock().unwrap().iter() {
+        println!("  {account}: {}", steps.join(" -> "));
+    }
+
+    for c in [billing, failing, ledger] {
+        c.shutdown().await;
+    }
+    client.shutdown().await;
+    broker.shutdown().await?;
+    println!("done.");
     Ok(())
 }

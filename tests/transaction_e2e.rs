@@ -12,6 +12,7 @@ use rocketmq_embedded_broker::store::ManualClock;
 use rocketmq_embedded_broker::{
     EmbeddedBroker, EmbeddedBrokerBuilder, FlushMode, TransactionStatus,
 };
+use rocketmq_sdk::consumer::{ConsumeContext, ConsumeFrom, ConsumeResult, PushConsumer};
 use rocketmq_sdk::protocol::message::{Message, MessageExt, sysflag};
 use rocketmq_sdk::protocol::topic::{TRANS_CHECK_MAX_TIME_TOPIC, TRANS_HALF_TOPIC};
 use rocketmq_sdk::protocol::{RequestCode, ResponseCode};
@@ -161,6 +162,53 @@ impl Setup {
     }
 }
 
+/// What a push consumer of the topic received.
+#[derive(Clone, Default)]
+struct Received(Arc<Mutex<Vec<MessageExt>>>);
+
+impl Received {
+    fn bodies(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+            .collect()
+    }
+}
+
+impl Setup {
+    /// A push consumer of the topic, polling every queue before this returns.
+    async fn consumer(&self, client: &Client, group: &str) -> (PushConsumer, Received) {
+        let received = Received::default();
+        let log = received.clone();
+        let consumer = client
+            .push_consumer(group)
+            .subscribe(TOPIC, "*")
+            .consume_from(ConsumeFrom::FirstOffset)
+            .start(move |msgs: Vec<MessageExt>, _ctx: ConsumeContext| {
+                let log = log.clone();
+                async move {
+                    log.0.lock().unwrap().extend(msgs);
+                    ConsumeResult::Success
+                }
+            })
+            .await
+            .unwrap();
+        self.wait_caught_up().await;
+        (consumer, received)
+    }
+
+    /// Waits until the consumer holds a pull on each of the topic's 4 queues: it has
+    /// taken everything there is.
+    async fn wait_caught_up(&self) {
+        assert!(
+            wait_until(T, || async { self.broker.broker(0).held_pulls() >= 4 }).await,
+            "the consumer is polling every queue"
+        );
+    }
+}
+
 fn msg(body: &str) -> Message {
     Message::new(TOPIC, Bytes::from(body.to_owned()))
 }
@@ -171,6 +219,8 @@ async fn a_committed_transaction_is_delivered_exactly_once() {
     let client = s.client().await;
     let script = Script::new(TransactionState::Commit, TransactionState::Rollback);
     let producer = s.producer(&client, "tx-commit", &script).await;
+    let consumer_client = s.client_with_heartbeat(Duration::from_millis(300)).await;
+    let (consumer, received) = s.consumer(&consumer_client, "c-commit").await;
 
     let receipt = producer.send(msg("paid"), &None).await.unwrap();
     assert_eq!(receipt.state, TransactionState::Commit);
@@ -207,6 +257,15 @@ async fn a_committed_transaction_is_delivered_exactly_once() {
         .unwrap();
     assert_eq!(committed.len(), 1);
     assert_eq!(committed[0].transaction_id, receipt.receipt.msg_id);
+
+    // A consumer gets it once, with its transaction id.
+    assert!(wait_until(T, || async { !received.bodies().is_empty() }).await);
+    s.wait_caught_up().await;
+    assert_eq!(received.bodies(), vec!["paid".to_owned()]);
+    let got = received.0.lock().unwrap()[0].clone();
+    assert_eq!(got.msg_id(), receipt.receipt.msg_id);
+    consumer.shutdown().await;
+    consumer_client.shutdown().await;
     client.shutdown().await;
 }
 
@@ -370,6 +429,8 @@ async fn a_half_message_is_invisible_while_its_transaction_runs() {
     // Asked while the local transaction still runs, the application cannot know yet.
     let script = Script::new(TransactionState::Commit, TransactionState::Unknown);
     let producer = s.producer(&client, "tx-slow", &script).await;
+    let consumer_client = s.client_with_heartbeat(Duration::from_millis(300)).await;
+    let (consumer, received) = s.consumer(&consumer_client, "c-slow").await;
     let gate = Arc::new(Notify::new());
     let sending = {
         let producer = producer.clone();
@@ -384,6 +445,8 @@ async fn a_half_message_is_invisible_while_its_transaction_runs() {
     s.next_check_run().await;
     assert!(wait_until(T, || async { script.checks() == 1 }).await);
     assert!(s.delivered().is_empty());
+    s.wait_caught_up().await;
+    assert!(received.bodies().is_empty(), "{:?}", received.bodies());
 
     // The local transaction commits: its END_TRANSACTION names the first half, which the
     // check has since replaced; the message is delivered once all the same.
@@ -396,6 +459,11 @@ async fn a_half_message_is_invisible_while_its_transaction_runs() {
     s.next_check_run().await;
     assert_eq!(s.delivered().len(), 1);
     assert_eq!(script.checks(), 1);
+    assert!(wait_until(T, || async { !received.bodies().is_empty() }).await);
+    s.wait_caught_up().await;
+    assert_eq!(received.bodies(), vec!["slow".to_owned()]);
+    consumer.shutdown().await;
+    consumer_client.shutdown().await;
     client.shutdown().await;
 }
 

@@ -6,16 +6,27 @@
 //! commands, typed headers and bodies, and the message formats, byte-compatible with the
 //! Java implementation. The producer and consumer runtimes are being built on top of it;
 //! the README's status table says what is there.
+//!
+//! # Crate features
+//!
+//! * `sql` (off by default): the transactional outbox (module `outbox`) on sqlx, for
+//!   PostgreSQL, MySQL/MariaDB and SQLite.
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod consumer;
 pub mod error;
+#[cfg(feature = "sql")]
+pub mod outbox;
 pub mod producer;
 pub mod protocol;
 pub mod remoting;
 pub mod typed;
 
 pub use client::{Client, ClientBuilder, ClientConfig};
+pub use consumer::{
+    ConsumeContext, ConsumeResult, OrderlyContext, OrderlyResult, PullConsumer, PushConsumer,
+};
 pub use error::{Error, Result, RetryHint};
 pub use producer::{
     Producer, ProducerBuilder, ProducerConfig, SendReceipt, SendStatus, TransactionListener,

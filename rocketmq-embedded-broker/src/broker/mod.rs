@@ -7,6 +7,7 @@ mod config;
 mod groups;
 mod locks;
 mod offsets;
+pub(crate) mod schedule;
 pub(crate) mod topics;
 
 use std::net::SocketAddr;
@@ -165,6 +166,7 @@ pub(crate) struct Broker {
     core: Arc<BrokerCore>,
     server: Option<Server>,
     offset_flusher: JoinHandle<()>,
+    schedule: JoinHandle<()>,
     transaction_checker: JoinHandle<()>,
 }
 
@@ -241,12 +243,14 @@ impl Broker {
                 }
             }
         });
+        let schedule = schedule::start(core.clone());
         let transaction_checker = crate::transaction::spawn_checker(core.clone());
         info!(broker = %core.config.broker_name, %addr, "broker started");
         Ok(Broker {
             core,
             server: Some(server),
             offset_flusher,
+            schedule,
             transaction_checker,
         })
     }
@@ -271,6 +275,7 @@ impl Broker {
 
     fn stop_gracefully(&mut self) -> Result<(), BrokerError> {
         self.offset_flusher.abort();
+        self.schedule.abort();
         self.transaction_checker.abort();
         self.core.persist();
         if self.core.store.is_running() {
@@ -285,6 +290,7 @@ impl Broker {
     pub(crate) async fn crash(mut self) {
         self.core.unregister();
         self.offset_flusher.abort();
+        self.schedule.abort();
         self.transaction_checker.abort();
         if let Some(server) = self.server.take() {
             server.shutdown().await;

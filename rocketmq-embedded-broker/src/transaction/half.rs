@@ -180,12 +180,14 @@ pub(crate) async fn end_transaction(
         return Some(reply::success());
     };
     if status == TransactionStatus::Committed {
-        let Some(message) = final_message(&half, h) else {
+        let Some(mut message) = final_message(&half, h) else {
             return Some(reply::error(
                 ResponseCode::SYSTEM_ERROR,
                 "the half message has no valid REAL_TOPIC/REAL_QID",
             ));
         };
+        // A committed message may still be delayed, as upstream's store hook does.
+        crate::broker::schedule::apply_delay(&mut message, &core.delay_levels());
         let put = core.store.put_message(message).await;
         if !put.is_stored() {
             error!(transaction = %id, status = ?put.status, "committed message could not be stored");

@@ -16,7 +16,7 @@ use tracing::{debug, warn};
 
 pub use config::ClientConfig;
 pub(crate) use config::config as config_error;
-pub(crate) use registry::{ProducerHooks, Registry};
+pub(crate) use registry::{ConsumerHooks, ProducerHooks, Registry};
 use route::RouteCache;
 pub use route::TopicRoute;
 
@@ -314,5 +314,13 @@ async fn background(client: Weak<ClientInner>, mut shutdown: watch::Receiver<boo
                 }
             }
         }
+    }
+}
+
+impl Drop for ClientInner {
+    /// Dropping the last `Client` behaves like a process exit: connections close (the
+    /// connection tasks would otherwise keep the sockets open).
+    fn drop(&mut self) {
+        self.pool.close_all();
     }
 }

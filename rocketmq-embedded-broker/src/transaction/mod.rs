@@ -70,7 +70,8 @@ pub struct TransactionInfo {
     /// How many times the broker asked the producer group (`TRANSACTION_CHECK_TIMES`).
     pub check_times: u32,
     /// The record as last stored: the current half message (in `RMQ_SYS_TRANS_HALF_TOPIC`),
-    /// or for a parked transaction its copy in `TRANS_CHECK_MAX_TIME_TOPIC`.
+    /// or for a parked transaction its copy in `TRANS_CHECK_MAX_TIME_TOPIC`. The body is
+    /// as stored, i.e. still compressed if the producer compressed it.
     pub message: MessageExt,
 }
 

@@ -38,6 +38,7 @@ use crate::store::{
     Clock, DelayLevelTable, FlushDiskType, GetStatus, Store, StoreConfig, StoreConfigBuilder,
     SystemClock, TopicConfig,
 };
+use crate::transaction::{TransactionConfig, TransactionInfo, TransactionStatus};
 
 /// When the commit log is made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -90,6 +91,7 @@ pub struct EmbeddedBrokerBuilder {
     lock_max_live_time: Duration,
     clock: Arc<dyn Clock>,
     store_tweak: Option<StoreTweak>,
+    transaction: TransactionConfig,
 }
 
 impl fmt::Debug for EmbeddedBrokerBuilder {
@@ -104,6 +106,7 @@ impl fmt::Debug for EmbeddedBrokerBuilder {
             .field("broker_name_prefix", &self.broker_name_prefix)
             .field("name_server_addr", &self.name_server_addr)
             .field("broker_port", &self.broker_port)
+            .field("transaction", &self.transaction)
             .finish_non_exhaustive()
     }
 }
@@ -124,6 +127,7 @@ impl Default for EmbeddedBrokerBuilder {
             lock_max_live_time: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
             store_tweak: None,
+            transaction: TransactionConfig::default(),
         }
     }
 }
@@ -219,6 +223,30 @@ impl EmbeddedBrokerBuilder {
         self
     }
 
+    /// How often each broker's transaction checker looks for transactions nobody ended
+    /// (default 30 s, upstream 5.x `transactionCheckInterval`). The checker runs on the
+    /// [`clock`](Self::clock): with a [`ManualClock`](crate::store::ManualClock) it runs
+    /// when the test moves the clock past the next run, not when real time passes.
+    pub fn transaction_check_interval(mut self, interval: Duration) -> Self {
+        self.transaction.check_interval = interval;
+        self
+    }
+
+    /// How old a half message must be before its producer group is asked about it
+    /// (default 6 s, upstream `transactionTimeOut`); a message's
+    /// `CHECK_IMMUNITY_TIME_IN_SECONDS` can make it longer, never shorter.
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.transaction.timeout = timeout;
+        self
+    }
+
+    /// How many times a transaction is checked before it is given up and parked in
+    /// `TRANS_CHECK_MAX_TIME_TOPIC` (default 15, upstream `transactionCheckMax`).
+    pub fn transaction_check_max(mut self, checks: u32) -> Self {
+        self.transaction.check_max = checks;
+        self
+    }
+
     /// Adjusts every broker's store configuration after the harness has set its own
     /// values, e.g. smaller commit-log files. Applied on every (re)start.
     pub fn configure_store(
@@ -248,6 +276,12 @@ impl EmbeddedBrokerBuilder {
         }
         if self.cluster_name.is_empty() {
             return bad("cluster_name", "must not be empty".into());
+        }
+        if self.transaction.check_interval.is_zero() {
+            return bad(
+                "transaction_check_interval",
+                "must be longer than zero".into(),
+            );
         }
         if let Err(r) = crate::broker::topics::validate_topic(&self.broker_name_prefix) {
             return bad("broker_name_prefix", r);
@@ -296,6 +330,7 @@ impl EmbeddedBrokerBuilder {
                 default_topic_queue_nums: self.queues_per_topic,
                 rebalance_lock_max_live_time: self.lock_max_live_time,
                 message_delay_level: self.delay_levels.clone(),
+                transaction: self.transaction,
                 ..BrokerConfig::default()
             };
             let location = match &self.store {
@@ -618,6 +653,73 @@ impl BrokerHandle {
             .map(|c| c.offsets.offsets(group, topic))
             .unwrap_or_default()
     }
+
+    /// The transactional messages this broker knows: the open ones, those settled since it
+    /// started (the most recent few thousand), and every parked one.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotRunning`].
+    pub fn transactions(&self) -> Result<Vec<TransactionInfo>, BrokerError> {
+        Ok(crate::transaction::inspect(
+            &*self.core()?,
+            true,
+            true,
+            true,
+        ))
+    }
+
+    /// The open transactions ([`TransactionStatus::Pending`]), in half-queue order. They
+    /// survive restarts: the broker rebuilds them from its half and op queues.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotRunning`].
+    pub fn pending_transactions(&self) -> Result<Vec<TransactionInfo>, BrokerError> {
+        Ok(crate::transaction::inspect(
+            &*self.core()?,
+            true,
+            false,
+            false,
+        ))
+    }
+
+    /// The transactions given up after too many checks ([`TransactionStatus::Parked`]), read
+    /// from `TRANS_CHECK_MAX_TIME_TOPIC`.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotRunning`].
+    pub fn parked_transactions(&self) -> Result<Vec<TransactionInfo>, BrokerError> {
+        Ok(crate::transaction::inspect(
+            &*self.core()?,
+            false,
+            false,
+            true,
+        ))
+    }
+
+    /// How many transaction check runs have finished since the broker (re)started: a test
+    /// that moves a manual clock waits for this to grow before looking at the outcome. 0
+    /// when not running.
+    pub fn transaction_check_runs(&self) -> u64 {
+        self.core().map_or(0, |c| c.transactions.runs())
+    }
+
+    /// How many CHECK_TRANSACTION_STATE requests this broker has sent to producers since it
+    /// (re)started. 0 when not running.
+    pub fn transaction_checks_sent(&self) -> u64 {
+        self.core().map_or(0, |c| c.transactions.checks_sent())
+    }
+
+    /// How many live connections have registered producer `group` by heartbeat (where
+    /// transaction checks for the group can go). 0 when not running.
+    pub fn producer_connections(&self, group: &str) -> usize {
+        self.core().map_or(0, |c| {
+            c.clients
+                .producer_channels(group)
+                .iter()
+                .filter(|ch| !ch.is_closed())
+                .count()
+        })
+    }
 }
 
 /// A name server and its brokers, running in this process. Dropping it shuts everything
@@ -732,6 +834,56 @@ impl EmbeddedBroker {
     /// As [`BrokerHandle::messages`].
     pub fn dead_letters(&self, group: &str) -> Result<Vec<MessageExt>, BrokerError> {
         self.messages(&dlq_topic(group))
+    }
+
+    /// [`BrokerHandle::transactions`] of every running broker.
+    ///
+    /// # Errors
+    /// As [`BrokerHandle::transactions`].
+    pub fn transactions(&self) -> Result<Vec<TransactionInfo>, BrokerError> {
+        self.each_running(BrokerHandle::transactions)
+    }
+
+    /// [`BrokerHandle::pending_transactions`] of every running broker.
+    ///
+    /// # Errors
+    /// As [`BrokerHandle::pending_transactions`].
+    pub fn pending_transactions(&self) -> Result<Vec<TransactionInfo>, BrokerError> {
+        self.each_running(BrokerHandle::pending_transactions)
+    }
+
+    /// [`BrokerHandle::parked_transactions`] of every running broker.
+    ///
+    /// # Errors
+    /// As [`BrokerHandle::parked_transactions`].
+    pub fn parked_transactions(&self) -> Result<Vec<TransactionInfo>, BrokerError> {
+        self.each_running(BrokerHandle::parked_transactions)
+    }
+
+    /// The transactions of every running broker that are in `status`.
+    ///
+    /// # Errors
+    /// As [`BrokerHandle::transactions`].
+    pub fn transactions_in(
+        &self,
+        status: TransactionStatus,
+    ) -> Result<Vec<TransactionInfo>, BrokerError> {
+        Ok(self
+            .transactions()?
+            .into_iter()
+            .filter(|t| t.status == status)
+            .collect())
+    }
+
+    fn each_running<T>(
+        &self,
+        f: impl Fn(&BrokerHandle) -> Result<Vec<T>, BrokerError>,
+    ) -> Result<Vec<T>, BrokerError> {
+        let mut out = Vec::new();
+        for b in self.brokers.iter().filter(|b| b.is_running()) {
+            out.extend(f(b)?);
+        }
+        Ok(out)
     }
 
     /// Committed offsets of `group` on `topic` on the first broker (queue ids are per

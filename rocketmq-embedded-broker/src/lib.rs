@@ -23,11 +23,13 @@
 //! * [`namesrv`] — the name server role and its route table;
 //! * [`server`] — the remoting server (accept loop, connections, dispatch by code);
 //! * [`store`] — the message store, in upstream's on-disk formats (`FORMAT.md`);
-//! * [`faults`] — injected failures.
+//! * [`faults`] — injected failures;
+//! * [`transaction`] — transactional messages: half and op records, the check service.
 //!
 //! The broker serves SEND_MESSAGE (10, 310, 320), PULL_MESSAGE (11, 361, with long
 //! polling), consumer offsets (14, 15), queue offsets (29–32), QUERY_MESSAGE (12),
-//! VIEW_MESSAGE_BY_ID (33), HEART_BEAT (34), UNREGISTER_CLIENT (35),
+//! VIEW_MESSAGE_BY_ID (33), HEART_BEAT (34), UNREGISTER_CLIENT (35), END_TRANSACTION (37,
+//! with the check-back service sending CHECK_TRANSACTION_STATE),
 //! GET_CONSUMER_LIST_BY_GROUP (38), LOCK/UNLOCK_BATCH_MQ (41, 42),
 //! UPDATE_AND_CREATE_TOPIC (17), GET_ALL_TOPIC_CONFIG (21) and
 //! INVOKE_BROKER_TO_RESET_OFFSET (222); other codes get REQUEST_CODE_NOT_SUPPORTED, as
@@ -42,7 +44,9 @@ pub mod namesrv;
 mod processor;
 pub mod server;
 pub mod store;
+pub mod transaction;
 
 pub use embedded::{BrokerHandle, EmbeddedBroker, EmbeddedBrokerBuilder, FlushMode, StoreLocation};
 pub use error::BrokerError;
 pub use faults::Faults;
+pub use transaction::{TransactionInfo, TransactionStatus};

@@ -46,6 +46,9 @@ pub(crate) struct BrokerConfig {
     pub(crate) default_query_max_num: i32,
     /// Delay levels (`messageDelayLevel`), kept for the scheduling service.
     pub(crate) message_delay_level: String,
+    /// The transaction checker (`transactionCheckInterval`, `transactionTimeOut`,
+    /// `transactionCheckMax`).
+    pub(crate) transaction: crate::transaction::TransactionConfig,
 }
 
 impl Default for BrokerConfig {
@@ -67,6 +70,7 @@ impl Default for BrokerConfig {
             trace_on: true,
             default_query_max_num: 32,
             message_delay_level: crate::store::DelayLevelTable::DEFAULT_LEVELS.to_owned(),
+            transaction: crate::transaction::TransactionConfig::default(),
         }
     }
 }

@@ -61,6 +61,8 @@ pub(crate) struct BrokerCore {
     pub(crate) uniq_ids: UniqIdGenerator,
     /// Pulls currently held by long polling.
     pub(crate) held_pulls: AtomicUsize,
+    /// Open transactions and the checker's state.
+    pub(crate) transactions: crate::transaction::Transactions,
 }
 
 /// Counts a held pull while alive.
@@ -165,6 +167,7 @@ pub(crate) struct Broker {
     server: Option<Server>,
     offset_flusher: JoinHandle<()>,
     schedule: JoinHandle<()>,
+    transaction_checker: JoinHandle<()>,
 }
 
 impl Broker {
@@ -216,8 +219,10 @@ impl Broker {
             clock,
             uniq_ids,
             held_pulls: AtomicUsize::new(0),
+            transactions: crate::transaction::Transactions::new(config.transaction),
             config,
         });
+        crate::transaction::recover(&core)?;
         let mut dispatcher = Dispatcher::new();
         crate::processor::register_all(&mut dispatcher, &core);
         dispatcher.add_listener(clients);
@@ -239,12 +244,14 @@ impl Broker {
             }
         });
         let schedule = schedule::start(core.clone());
+        let transaction_checker = crate::transaction::spawn_checker(core.clone());
         info!(broker = %core.config.broker_name, %addr, "broker started");
         Ok(Broker {
             core,
             server: Some(server),
             offset_flusher,
             schedule,
+            transaction_checker,
         })
     }
 
@@ -269,6 +276,7 @@ impl Broker {
     fn stop_gracefully(&mut self) -> Result<(), BrokerError> {
         self.offset_flusher.abort();
         self.schedule.abort();
+        self.transaction_checker.abort();
         self.core.persist();
         if self.core.store.is_running() {
             self.core.store.shutdown()?;
@@ -283,6 +291,7 @@ impl Broker {
         self.core.unregister();
         self.offset_flusher.abort();
         self.schedule.abort();
+        self.transaction_checker.abort();
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }

@@ -1,6 +1,7 @@
 //! The broker's request processors, one module per concern: [`send`], [`pull`] (with long
 //! polling), [`offset`], [`client`] (heartbeats and membership), [`query`], [`lock`],
-//! [`admin`], [`send_back`] (retries and dead letters); [`reply`] holds the response helpers they share with the name server.
+//! [`admin`], [`send_back`] (retries and dead letters), [`transaction`] (END_TRANSACTION);
+//! [`reply`] holds the response helpers they share with the name server.
 
 mod admin;
 mod client;
@@ -11,6 +12,7 @@ mod query;
 pub(crate) mod reply;
 mod send;
 mod send_back;
+mod transaction;
 
 use std::sync::Arc;
 
@@ -28,6 +30,10 @@ pub(crate) fn register_all(dispatcher: &mut Dispatcher, core: &Arc<BrokerCore>) 
             RequestCode::SEND_BATCH_MESSAGE,
         ],
         Arc::new(send::SendProcessor::new(core.clone())),
+    );
+    dispatcher.register(
+        &[RequestCode::END_TRANSACTION],
+        Arc::new(transaction::EndTransactionProcessor::new(core.clone())),
     );
     dispatcher.register(
         &[RequestCode::PULL_MESSAGE, RequestCode::LITE_PULL_MESSAGE],

@@ -169,9 +169,12 @@ impl SendProcessor {
         let result = if batch {
             core.store.put_messages(messages).await
         } else {
-            core.store
-                .put_message(messages.into_iter().next().unwrap_or_default())
-                .await
+            let message = messages.into_iter().next().unwrap_or_default();
+            if crate::transaction::is_half(&message) {
+                crate::transaction::put_half(core, message).await
+            } else {
+                core.store.put_message(message).await
+            }
         };
         self.respond(result, queue_id, transaction_id)
     }

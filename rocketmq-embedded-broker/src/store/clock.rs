@@ -5,13 +5,49 @@
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
 
 /// A source of wall-clock time in milliseconds since the Unix epoch (UTC), like Java's
 /// `System.currentTimeMillis()` that upstream RocketMQ uses for store timestamps.
 pub trait Clock: Send + Sync + Debug {
     /// Milliseconds since 1970-01-01T00:00:00Z.
     fn now_millis(&self) -> i64;
+
+    /// For a clock that jumps instead of flowing (a test's [`ManualClock`]): a receiver that
+    /// sees every jump, so timers on this clock ([`sleep_until`]) fire when a test moves it
+    /// rather than after real time passes. `None` (the default) for clocks that just flow.
+    fn jumps(&self) -> Option<watch::Receiver<i64>> {
+        None
+    }
+}
+
+/// Waits until `clock` reads `deadline_millis` or later: real time for the system clock,
+/// the next jump past the deadline for a [`ManualClock`].
+pub async fn sleep_until(clock: &dyn Clock, deadline_millis: i64) {
+    let mut jumps = clock.jumps();
+    loop {
+        let now = clock.now_millis();
+        if now >= deadline_millis {
+            return;
+        }
+        let wait = Duration::from_millis(u64::try_from(deadline_millis - now).unwrap_or(0));
+        match jumps.as_mut() {
+            Some(rx) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    changed = rx.changed() => {
+                        if changed.is_err() {
+                            // The clock is gone; real time is all that is left.
+                            jumps = None;
+                        }
+                    }
+                }
+            }
+            None => tokio::time::sleep(wait).await,
+        }
+    }
 }
 
 /// The real-time clock; the default.
@@ -32,6 +68,7 @@ impl Clock for SystemClock {
 #[derive(Debug)]
 pub struct ManualClock {
     now: AtomicI64,
+    jumps: watch::Sender<i64>,
 }
 
 impl ManualClock {
@@ -39,23 +76,33 @@ impl ManualClock {
     pub fn new(start_millis: i64) -> Self {
         ManualClock {
             now: AtomicI64::new(start_millis),
+            jumps: watch::Sender::new(start_millis),
         }
     }
 
     /// Sets the current time.
     pub fn set(&self, millis: i64) {
         self.now.store(millis, Ordering::SeqCst);
+        self.jumps.send_replace(millis);
     }
 
     /// Moves the clock forward by `millis` (backwards if negative).
     pub fn advance(&self, millis: i64) {
-        self.now.fetch_add(millis, Ordering::SeqCst);
+        let now = self
+            .now
+            .fetch_add(millis, Ordering::SeqCst)
+            .wrapping_add(millis);
+        self.jumps.send_replace(now);
     }
 }
 
 impl Clock for ManualClock {
     fn now_millis(&self) -> i64 {
         self.now.load(Ordering::SeqCst)
+    }
+
+    fn jumps(&self) -> Option<watch::Receiver<i64>> {
+        Some(self.jumps.subscribe())
     }
 }
 
@@ -111,6 +158,24 @@ impl CivilTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn sleep_until_wakes_when_a_manual_clock_jumps() {
+        let clock = std::sync::Arc::new(ManualClock::new(1_000));
+        let sleeper = {
+            let clock = clock.clone();
+            tokio::spawn(async move { sleep_until(&*clock, 61_000).await })
+        };
+        tokio::task::yield_now().await;
+        clock.advance(30_000);
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished());
+        clock.advance(30_000);
+        tokio::time::timeout(Duration::from_secs(10), sleeper)
+            .await
+            .expect("woken by the jump")
+            .unwrap();
+    }
 
     #[test]
     fn civil_time_matches_known_dates() {

@@ -50,7 +50,7 @@ pub mod storage;
 
 pub use arrival::MessageArrivingListener;
 pub use checkpoint::CheckpointValues;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, sleep_until};
 pub use config::{FlushDiskType, StoreConfig, StoreConfigBuilder};
 pub use config_files::{
     CONSUMER_OFFSET_FILE, ConfigDocument, ConfigFiles, ConsumerOffsetTable, DELAY_OFFSET_FILE,

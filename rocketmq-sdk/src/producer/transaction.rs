@@ -2,9 +2,10 @@
 //! run the local transaction, end it with COMMIT/ROLLBACK/UNKNOWN, and answer the broker's
 //! check-backs for the group.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::FutureExt;
@@ -80,6 +81,8 @@ pub struct TransactionReceipt {
 pub struct TransactionProducer<L: TransactionListener> {
     producer: Producer,
     listener: Arc<L>,
+    /// Brokers this producer has heartbeated since it stored a half there.
+    registered: Arc<Mutex<HashSet<String>>>,
 }
 
 impl<L: TransactionListener> Clone for TransactionProducer<L> {
@@ -87,6 +90,7 @@ impl<L: TransactionListener> Clone for TransactionProducer<L> {
         TransactionProducer {
             producer: self.producer.clone(),
             listener: self.listener.clone(),
+            registered: self.registered.clone(),
         }
     }
 }
@@ -123,7 +127,11 @@ impl ProducerBuilder {
             listener: listener.clone(),
         });
         let producer = self.start_with_hooks(Some(hook)).await?;
-        Ok(TransactionProducer { producer, listener })
+        Ok(TransactionProducer {
+            producer,
+            listener,
+            registered: Arc::default(),
+        })
     }
 }
 
@@ -204,7 +212,26 @@ impl<L: TransactionListener> TransactionProducer<L> {
             .ok_or_else(|| Error::NoRoute(receipt.queue.topic.clone()))?;
         let req = RemotingCommand::request(RequestCode::END_TRANSACTION).with_header(&header);
         client.inner.pool.send_oneway(&addr, req).await?;
+        self.register_with(&addr).await;
         Ok(())
+    }
+
+    /// Heartbeats `addr` the first time this producer stores a half there. The broker
+    /// sends check-backs only to producers it has a heartbeat from, and for a broker the
+    /// client discovered after it started, the periodic heartbeat may be 30 s away.
+    async fn register_with(&self, addr: &str) {
+        let first = self
+            .registered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(addr.to_owned());
+        if first && let Err(e) = self.producer.inner.client.inner.send_heartbeat(addr).await {
+            debug!(broker = %addr, error = %e, "heartbeat after the first half failed");
+            self.registered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(addr);
+        }
     }
 
     /// Unregisters the group (check-backs for it stop reaching this client).

@@ -1,6 +1,7 @@
 //! Quickstart: an embedded RocketMQ broker in this process, a producer, a consumer that
 //! acknowledges, a consumer whose handler always fails (it walks the retry ladder into the
-//! dead-letter queue) and an ordered stream — each step printed in words.
+//! dead-letter queue), an ordered stream, and a transaction with a
+//! check-back — each step printed in words.
 //!
 //! ```sh
 //! cargo run --example quickstart
@@ -10,23 +11,51 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use bytes::Bytes;
 use rocketmq_embedded_broker::EmbeddedBroker;
-use rocketmq_sdk::Client;
 use rocketmq_sdk::consumer::{
     ConsumeContext, ConsumeFrom, ConsumeResult, OrderlyContext, OrderlyResult,
 };
 use rocketmq_sdk::producer::SelectByHash;
 use rocketmq_sdk::protocol::message::{Message, MessageExt};
+use rocketmq_sdk::{Client, TransactionListener, TransactionState};
 use rocketmq_suite::wait_until;
 
 const WAIT: Duration = Duration::from_secs(20);
+
+/// The local transaction of the demo: commit, roll back, or "not sure yet" (the broker then
+/// asks `check`, which looks the answer up — here it always says commit).
+struct Orders;
+
+#[async_trait]
+impl TransactionListener for Orders {
+    type Arg = TransactionState;
+
+    async fn execute(&self, message: &Message, decision: &TransactionState) -> TransactionState {
+        println!(
+            "  local transaction for {:?}: {decision:?}",
+            String::from_utf8_lossy(&message.body)
+        );
+        *decision
+    }
+
+    async fn check(&self, message: &MessageExt) -> TransactionState {
+        println!(
+            "  broker checks back on {:?}: commit",
+            String::from_utf8_lossy(&message.body)
+        );
+        TransactionState::Commit
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 1. A name server and a broker, in-process, on ephemeral loopback ports, with a
     //    millisecond retry ladder so the demo does not take minutes.
     let broker = EmbeddedBroker::builder()
+        .transaction_check_interval(Duration::from_millis(200))
+        .transaction_timeout(Duration::from_millis(100))
         .delay_levels("10ms 20ms 30ms 40ms 50ms 60ms 70ms 80ms 90ms 100ms 110ms 120ms 130ms 140ms 150ms 160ms 170ms 180ms")
         .start()
         .await?;
@@ -158,6 +187,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (account, steps) in seen.lock().unwrap().iter() {
         println!("  {account}: {}", steps.join(" -> "));
     }
+
+    // 5. Transactions: the half message is invisible until the local transaction decides.
+    //    Rolled back: never delivered. Unknown: the broker checks back, then it is delivered.
+    let tx = client
+        .producer("quickstart-tx")
+        .start_transactional(Orders)
+        .await?;
+    for (body, decision) in [
+        ("order-tx-commit", TransactionState::Commit),
+        ("order-tx-rollback", TransactionState::Rollback),
+        ("order-tx-unknown", TransactionState::Unknown),
+    ] {
+        let mut m = Message::new("orders", Bytes::from(body));
+        m.set_tags("created");
+        tx.send(m, &decision).await?;
+    }
+    wait_until(WAIT, || async { received.lock().unwrap().len() == 5 }).await;
+    println!(
+        "billing has {} orders: the committed one and the checked-back one, not the rolled-back one",
+        received.lock().unwrap().len()
+    );
 
     for c in [billing, failing, ledger] {
         c.shutdown().await;

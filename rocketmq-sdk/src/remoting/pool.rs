@@ -53,6 +53,9 @@ struct PoolInner {
     options: ConnectionOptions,
     backoff: Backoff,
     slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    /// Open connections, read on every request without awaiting a lock; the slots above
+    /// only serialize (re)connecting.
+    open: std::sync::RwLock<HashMap<String, Connection>>,
 }
 
 impl fmt::Debug for ConnectionPool {
@@ -70,6 +73,7 @@ impl ConnectionPool {
                 options,
                 backoff,
                 slots: Mutex::new(HashMap::new()),
+                open: std::sync::RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -83,6 +87,16 @@ impl ConnectionPool {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn get(&self, addr: &str) -> Result<Connection, RemotingError> {
+        if let Some(c) = self
+            .inner
+            .open
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(addr)
+            && !c.is_closed()
+        {
+            return Ok(c.clone());
+        }
         let slot = {
             let mut slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
             slots.entry(addr.to_owned()).or_default().clone()
@@ -105,6 +119,11 @@ impl ConnectionPool {
         match Connection::connect(addr, self.inner.options.clone()).await {
             Ok(c) => {
                 slot.conn = Some(c.clone());
+                self.inner
+                    .open
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(addr.to_owned(), c.clone());
                 slot.failures = 0;
                 slot.retry_at = None;
                 slot.last_error = None;

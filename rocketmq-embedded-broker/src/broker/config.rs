@@ -46,6 +46,11 @@ pub(crate) struct BrokerConfig {
     pub(crate) default_query_max_num: i32,
     /// Delay levels (`messageDelayLevel`), kept for the scheduling service.
     pub(crate) message_delay_level: String,
+    /// ACL 1.0 check of every request (`aclEnable`, default off).
+    pub(crate) acl: Option<std::sync::Arc<crate::acl::AclChecker>>,
+    /// TLS on the listener (feature `tls`; default plaintext).
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::server::TlsServerConfig>,
 }
 
 impl Default for BrokerConfig {
@@ -67,6 +72,9 @@ impl Default for BrokerConfig {
             trace_on: true,
             default_query_max_num: 32,
             message_delay_level: crate::store::DelayLevelTable::DEFAULT_LEVELS.to_owned(),
+            acl: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }

@@ -141,7 +141,7 @@ impl fmt::Debug for Connection {
 
 impl Connection {
     /// Connects to `addr` (`host:port`) and starts the connection's tasks. With
-    /// [`ConnectionOptions::tls`] set, the TLS handshake is part of connecting and of its
+    /// `ConnectionOptions::tls` set (feature `tls`), the TLS handshake is part of connecting and of its
     /// timeout.
     ///
     /// # Errors

@@ -229,6 +229,21 @@ fn signed_requests_survive_both_header_formats() {
         if st == SerializeType::RocketMq {
             assert_eq!(sig, "4R5wav5iwD1I2JjHRN9NbAXW/P8=");
         }
+        // Non-ASCII values and a binary body survive the trip and still verify.
+        let mut r = request(
+            RequestCode::SEND_MESSAGE,
+            &[("topic", "订单主题"), ("tags", "ü\"quoted\"\n")],
+            b"\x00\x01body\xff",
+        );
+        r.serialize_type = st;
+        sign_request(&mut r, &creds);
+        let received = over_the_wire(&r);
+        assert_eq!(received.ext_fields.get("topic"), Some("订单主题"));
+        let sig = received.ext_fields.get("Signature").unwrap();
+        assert!(
+            verify(&request_content(&received), "12345678", sig),
+            "{st:?}"
+        );
     }
 }
 

@@ -64,6 +64,9 @@ impl NameServer {
     ///
     /// # Errors
     /// The bind error.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropped before it completes, nothing is bound or served.
     #[cfg(feature = "tls")]
     pub async fn start_tls(
         addr: &str,

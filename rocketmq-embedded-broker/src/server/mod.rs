@@ -68,6 +68,9 @@ impl Server {
     ///
     /// # Errors
     /// The bind error.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropped before it completes, nothing is bound or served.
     #[cfg(feature = "tls")]
     pub async fn bind_tls(
         addr: &str,

@@ -28,6 +28,7 @@ use rocketmq_sdk::protocol::message::{MessageExt, MessageQueue, decode_message_e
 use tokio::net::TcpListener;
 use tracing::warn;
 
+use crate::acl::{AclChecker, AclConfig};
 use crate::broker::topics::dlq_topic;
 use crate::broker::{Broker, BrokerConfig, BrokerCore, Registrar};
 use crate::error::BrokerError;
@@ -92,6 +93,9 @@ pub struct EmbeddedBrokerBuilder {
     clock: Arc<dyn Clock>,
     store_tweak: Option<StoreTweak>,
     transaction: TransactionConfig,
+    acl: Option<AclConfig>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::server::TlsServerConfig>,
 }
 
 impl fmt::Debug for EmbeddedBrokerBuilder {
@@ -107,6 +111,7 @@ impl fmt::Debug for EmbeddedBrokerBuilder {
             .field("name_server_addr", &self.name_server_addr)
             .field("broker_port", &self.broker_port)
             .field("transaction", &self.transaction)
+            .field("acl", &self.acl.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -128,6 +133,9 @@ impl Default for EmbeddedBrokerBuilder {
             clock: Arc::new(SystemClock),
             store_tweak: None,
             transaction: TransactionConfig::default(),
+            acl: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -257,6 +265,24 @@ impl EmbeddedBrokerBuilder {
         self
     }
 
+    /// Turns ACL 1.0 on for every broker (default off: every request is served). See
+    /// [`crate::acl`] for what is checked. The name server does not enforce ACL, as
+    /// upstream's does not; the harness's own methods (`create_topic`, `messages`, ...)
+    /// bypass it. Checked when the harness starts.
+    pub fn acl(mut self, acl: AclConfig) -> Self {
+        self.acl = Some(acl);
+        self
+    }
+
+    /// Serves TLS only, on the name server and every broker (crate feature `tls`;
+    /// default plaintext). Clients then need the matching
+    /// `rocketmq_sdk::remoting::TlsConfig`.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::server::TlsServerConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     fn validate(&self) -> Result<(), BrokerError> {
         let bad = |field, reason: String| Err(BrokerError::Config { field, reason });
         if self.brokers == 0 {
@@ -293,18 +319,37 @@ impl EmbeddedBrokerBuilder {
     /// milliseconds.
     ///
     /// # Errors
-    /// [`BrokerError::Config`] for an invalid setting (naming it), [`BrokerError::Bind`]
-    /// when a port is taken, [`BrokerError::Store`] when a store cannot be opened.
+    /// [`BrokerError::Config`] for an invalid setting (naming it; `acl` for an unusable ACL
+    /// configuration), [`BrokerError::Bind`] when a port is taken, [`BrokerError::Store`]
+    /// when a store cannot be opened.
     pub async fn start(self) -> Result<EmbeddedBroker, BrokerError> {
         self.validate()?;
+        let acl = match &self.acl {
+            Some(config) => Some(Arc::new(AclChecker::new(config).map_err(|e| {
+                BrokerError::Config {
+                    field: "acl",
+                    reason: e.to_string(),
+                }
+            })?)),
+            None => None,
+        };
         let faults = Arc::new(Faults::new());
+        #[cfg(feature = "tls")]
+        let namesrv = NameServer::start_tls(
+            &self.name_server_addr,
+            self.clock.clone(),
+            vec![faults.clone()],
+            self.tls.clone(),
+        )
+        .await;
+        #[cfg(not(feature = "tls"))]
         let namesrv = NameServer::start(
             &self.name_server_addr,
             self.clock.clone(),
             vec![faults.clone()],
         )
-        .await
-        .map_err(|source| BrokerError::Bind {
+        .await;
+        let namesrv = namesrv.map_err(|source| BrokerError::Bind {
             addr: self.name_server_addr.clone(),
             source,
         })?;
@@ -331,6 +376,9 @@ impl EmbeddedBrokerBuilder {
                 rebalance_lock_max_live_time: self.lock_max_live_time,
                 message_delay_level: self.delay_levels.clone(),
                 transaction: self.transaction,
+                acl: acl.clone(),
+                #[cfg(feature = "tls")]
+                tls: self.tls.clone(),
                 ..BrokerConfig::default()
             };
             let location = match &self.store {

@@ -25,6 +25,13 @@
 //! * [`store`] — the message store, in upstream's on-disk formats (`FORMAT.md`);
 //! * [`faults`] — injected failures;
 //! * [`transaction`] — transactional messages: half and op records, the check service.
+//! * [`acl`] — ACL 1.0 (AccessKey/SecretKey signatures and permissions).
+//!
+//! # Crate features
+//!
+//! * `tls` (off by default): TLS on the name server's and brokers' listeners
+//!   (`server::TlsServerConfig`, `EmbeddedBrokerBuilder::tls`, the binary's
+//!   `--tls-cert`/`--tls-key`), with rustls and its ring provider.
 //!
 //! The broker serves SEND_MESSAGE (10, 310, 320), PULL_MESSAGE (11, 361, with long
 //! polling), consumer offsets (14, 15), queue offsets (29–32), QUERY_MESSAGE (12),
@@ -36,6 +43,7 @@
 //! from a Java broker that lacks them.
 #![deny(missing_docs)]
 
+pub mod acl;
 mod broker;
 mod embedded;
 mod error;

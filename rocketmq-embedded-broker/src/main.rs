@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
+use rocketmq_embedded_broker::acl::AclConfig;
 use rocketmq_embedded_broker::{EmbeddedBroker, FlushMode};
 
 /// Runs an Apache RocketMQ-compatible name server and broker(s) until Ctrl-C.
@@ -34,6 +35,17 @@ struct Args {
     /// Refuse sends to unknown topics instead of creating them.
     #[arg(long)]
     no_auto_create_topics: bool,
+    /// ACL 1.0: a `plain_acl.yml` (or the same structure in JSON). Brokers then refuse
+    /// unsigned or unauthorised requests; the name server does not check (as upstream).
+    #[arg(long, value_name = "FILE")]
+    acl_file: Option<PathBuf>,
+    /// TLS: PEM certificate chain (leaf first). With `--tls-key`, the name server and the
+    /// brokers accept TLS only. Needs the `tls` feature.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS: PEM private key of `--tls-cert`.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `rocketmq_embedded_broker=debug`.
     #[arg(long, default_value = "info")]
     log: String,
@@ -70,6 +82,32 @@ async fn main() -> ExitCode {
     if let Some(dir) = &args.store {
         builder = builder.directory(dir);
     }
+    let mut acl_accounts = None;
+    if let Some(path) = &args.acl_file {
+        match AclConfig::load(path) {
+            Ok(acl) => {
+                acl_accounts = Some(acl.accounts.len());
+                builder = builder.acl(acl);
+            }
+            Err(e) => {
+                eprintln!("rocketmq-embedded-broker: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match with_tls(builder, cert, key) {
+            Ok(b) => {
+                builder = b;
+                true
+            }
+            Err(e) => {
+                eprintln!("rocketmq-embedded-broker: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => false,
+    };
     let broker = match builder.start().await {
         Ok(b) => b,
         Err(e) => {
@@ -94,6 +132,17 @@ async fn main() -> ExitCode {
             args.flush
         ),
     }
+    match (&args.acl_file, acl_accounts) {
+        (Some(path), Some(n)) => println!(
+            "acl          on: {} ({n} accounts); the name server does not check",
+            path.display()
+        ),
+        _ => println!("acl          off: every request is served"),
+    }
+    println!(
+        "transport    {}",
+        if tls { "TLS only" } else { "plaintext" }
+    );
     if ns.starts_with("127.") || ns.starts_with("[::1]") {
         println!("listening on loopback only; use --listen <ip>:<port> to serve other hosts");
     } else {
@@ -111,4 +160,26 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+#[cfg(feature = "tls")]
+fn with_tls(
+    builder: rocketmq_embedded_broker::EmbeddedBrokerBuilder,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<rocketmq_embedded_broker::EmbeddedBrokerBuilder, String> {
+    let tls = rocketmq_embedded_broker::server::TlsServerConfig::from_pem_files(cert, key)
+        .map_err(|e| format!("TLS: {e}"))?;
+    Ok(builder.tls(tls))
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_tls(
+    _builder: rocketmq_embedded_broker::EmbeddedBrokerBuilder,
+    _cert: &std::path::Path,
+    _key: &std::path::Path,
+) -> Result<rocketmq_embedded_broker::EmbeddedBrokerBuilder, String> {
+    Err("--tls-cert/--tls-key need a build with the `tls` feature \
+         (cargo install rocketmq-embedded-broker --features tls)"
+        .into())
 }

@@ -11,8 +11,12 @@
 //!
 //! * `sql` (off by default): the transactional outbox (module `outbox`) on sqlx, for
 //!   PostgreSQL, MySQL/MariaDB and SQLite.
+//! * `tls` (off by default): TLS on the remoting connection (`remoting::TlsConfig`,
+//!   `ClientBuilder::tls`), with rustls and its ring provider. ACL 1.0 signatures
+//!   ([`acl`]) need no feature.
 #![deny(missing_docs)]
 
+pub mod acl;
 pub mod client;
 pub mod consumer;
 pub mod error;

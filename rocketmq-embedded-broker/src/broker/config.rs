@@ -49,6 +49,11 @@ pub(crate) struct BrokerConfig {
     /// The transaction checker (`transactionCheckInterval`, `transactionTimeOut`,
     /// `transactionCheckMax`).
     pub(crate) transaction: crate::transaction::TransactionConfig,
+    /// ACL 1.0 check of every request (`aclEnable`, default off).
+    pub(crate) acl: Option<std::sync::Arc<crate::acl::AclChecker>>,
+    /// TLS on the listener (feature `tls`; default plaintext).
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::server::TlsServerConfig>,
 }
 
 impl Default for BrokerConfig {
@@ -71,6 +76,9 @@ impl Default for BrokerConfig {
             default_query_max_num: 32,
             message_delay_level: crate::store::DelayLevelTable::DEFAULT_LEVELS.to_owned(),
             transaction: crate::transaction::TransactionConfig::default(),
+            acl: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }

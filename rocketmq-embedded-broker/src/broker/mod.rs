@@ -229,7 +229,14 @@ impl Broker {
         for f in faults {
             dispatcher.add_faults(f);
         }
-        let server = Server::from_listener(listener, Arc::new(dispatcher));
+        if let Some(acl) = &core.config.acl {
+            dispatcher.set_acl(acl.clone());
+        }
+        #[cfg(feature = "tls")]
+        let transport = crate::server::Transport::from_tls(core.config.tls.as_ref());
+        #[cfg(not(feature = "tls"))]
+        let transport = crate::server::Transport::Plain;
+        let server = Server::serve(listener, Arc::new(dispatcher), transport);
         core.register();
         let flusher_core = core.clone();
         let offset_flusher = tokio::spawn(async move {

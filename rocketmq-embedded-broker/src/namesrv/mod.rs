@@ -27,6 +27,7 @@ use crate::faults::Faults;
 use crate::processor::reply;
 use crate::server::{
     ClientChannel, ConnectionListener, Dispatcher, RequestContext, RequestProcessor, Server,
+    Transport,
 };
 use crate::store::Clock;
 
@@ -55,6 +56,33 @@ impl NameServer {
         clock: Arc<dyn Clock>,
         faults: Vec<Arc<Faults>>,
     ) -> std::io::Result<NameServer> {
+        Self::start_on(addr, clock, faults, Transport::Plain).await
+    }
+
+    /// Like [`start`](Self::start), speaking TLS when `tls` is set (crate feature `tls`).
+    /// The name server never enforces ACL (as upstream's), TLS or not.
+    ///
+    /// # Errors
+    /// The bind error.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropped before it completes, nothing is bound or served.
+    #[cfg(feature = "tls")]
+    pub async fn start_tls(
+        addr: &str,
+        clock: Arc<dyn Clock>,
+        faults: Vec<Arc<Faults>>,
+        tls: Option<crate::server::TlsServerConfig>,
+    ) -> std::io::Result<NameServer> {
+        Self::start_on(addr, clock, faults, Transport::from_tls(tls.as_ref())).await
+    }
+
+    async fn start_on(
+        addr: &str,
+        clock: Arc<dyn Clock>,
+        faults: Vec<Arc<Faults>>,
+        transport: Transport,
+    ) -> std::io::Result<NameServer> {
         let routes = Arc::new(RouteTable::new(clock));
         let mut dispatcher = Dispatcher::new();
         let processor = Arc::new(NamesrvProcessor {
@@ -76,7 +104,8 @@ impl NameServer {
         for f in faults {
             dispatcher.add_faults(f);
         }
-        let server = Server::bind(addr, Arc::new(dispatcher)).await?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let server = Server::serve(listener, Arc::new(dispatcher), transport);
         Ok(NameServer { routes, server })
     }
 

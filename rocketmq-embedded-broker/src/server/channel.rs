@@ -12,8 +12,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use rocketmq_sdk::protocol::RemotingCommand;
 use rocketmq_sdk::protocol::frame::encode_frame;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{debug, warn};
 
@@ -58,9 +57,9 @@ impl PartialEq for ClientChannel {
 impl Eq for ClientChannel {}
 
 impl ClientChannel {
-    pub(crate) fn start(
+    pub(crate) fn start<W: AsyncWrite + Unpin + Send + 'static>(
         peer: SocketAddr,
-        write: OwnedWriteHalf,
+        write: W,
         max_frame: usize,
     ) -> ClientChannel {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -176,9 +175,9 @@ impl ClientChannel {
     }
 }
 
-async fn write_loop(
+async fn write_loop<W: AsyncWrite + Unpin>(
     channel: ClientChannel,
-    mut write: OwnedWriteHalf,
+    mut write: W,
     mut rx: mpsc::UnboundedReceiver<RemotingCommand>,
     max_frame: usize,
 ) {

@@ -11,9 +11,10 @@ use futures::FutureExt;
 use rocketmq_sdk::protocol::command::{FLAG_RESPONSE, version};
 use rocketmq_sdk::protocol::frame::DEFAULT_MAX_FRAME;
 use rocketmq_sdk::protocol::{LanguageCode, RemotingCommand, RequestCode, ResponseCode};
-use tracing::error;
+use tracing::{error, info};
 
 use super::ClientChannel;
+use crate::acl::AclChecker;
 use crate::faults::Faults;
 
 /// What a processor knows about the request besides the command itself.
@@ -49,6 +50,7 @@ pub struct Dispatcher {
     listeners: Vec<Arc<dyn ConnectionListener>>,
     faults: Vec<Arc<Faults>>,
     max_frame: usize,
+    acl: Option<Arc<AclChecker>>,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -58,6 +60,7 @@ impl fmt::Debug for Dispatcher {
         f.debug_struct("Dispatcher")
             .field("codes", &codes)
             .field("max_frame", &self.max_frame)
+            .field("acl", &self.acl.is_some())
             .finish()
     }
 }
@@ -69,6 +72,7 @@ impl Default for Dispatcher {
             listeners: Vec::new(),
             faults: Vec::new(),
             max_frame: DEFAULT_MAX_FRAME,
+            acl: None,
         }
     }
 }
@@ -95,6 +99,12 @@ impl Dispatcher {
     /// processor.
     pub fn add_faults(&mut self, faults: Arc<Faults>) {
         self.faults.push(faults);
+    }
+
+    /// Checks every request against `acl` before anything else; a refused request gets
+    /// NO_PERMISSION with the reason as remark (see [`crate::acl`]).
+    pub fn set_acl(&mut self, acl: Arc<AclChecker>) {
+        self.acl = Some(acl);
     }
 
     /// Sets the frame limit for connections served with this dispatcher.
@@ -124,11 +134,24 @@ impl Dispatcher {
         let opaque = request.opaque;
         let code = request.code;
         let serialize_type = request.serialize_type;
-        let injected = self
-            .faults
-            .iter()
-            .find_map(|f| f.take_failure(RequestCode(code)));
-        let response = if let Some(injected) = injected {
+        let denied = self
+            .acl
+            .as_ref()
+            .and_then(|acl| acl.check(channel.peer().ip(), &request).err());
+        let injected = match denied {
+            Some(_) => None,
+            None => self
+                .faults
+                .iter()
+                .find_map(|f| f.take_failure(RequestCode(code))),
+        };
+        let response = if let Some(denied) = denied {
+            info!(peer = %channel.peer(), code, reason = %denied, "request refused by ACL");
+            Some(
+                RemotingCommand::new_response(ResponseCode::NO_PERMISSION)
+                    .with_remark(denied.to_string()),
+            )
+        } else if let Some(injected) = injected {
             Some(RemotingCommand::new_response(injected).with_remark(format!(
                 "injected fault: {injected:?} for request code {code}"
             )))

@@ -3,12 +3,15 @@
 
 mod channel;
 mod dispatch;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::StreamExt;
 use rocketmq_sdk::protocol::RemotingCodec;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -17,6 +20,31 @@ use tracing::{Instrument, debug, info_span, warn};
 
 pub use channel::{ChannelId, ClientChannel};
 pub use dispatch::{ConnectionListener, Dispatcher, RequestContext, RequestProcessor};
+#[cfg(feature = "tls")]
+pub use tls::{TlsServerConfig, TlsSetupError};
+
+/// How accepted connections are spoken to: plaintext, or TLS (feature `tls`).
+#[derive(Clone, Default)]
+pub(crate) enum Transport {
+    /// Plain TCP.
+    #[default]
+    Plain,
+    /// TLS on every connection.
+    #[cfg(feature = "tls")]
+    Tls(tokio_rustls::TlsAcceptor),
+}
+
+impl Transport {
+    /// TLS when `tls` is set, else plaintext.
+    #[cfg(feature = "tls")]
+    pub(crate) fn from_tls(tls: Option<&TlsServerConfig>) -> Transport {
+        tls.map_or(Transport::Plain, |t| Transport::Tls(t.acceptor()))
+    }
+}
+
+/// Longest a client may take to complete the TLS handshake.
+#[cfg(feature = "tls")]
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A running server. Dropping it stops accepting and closes every connection.
 #[derive(Debug)]
@@ -36,16 +64,53 @@ impl Server {
         Ok(Self::from_listener(listener, dispatcher))
     }
 
+    /// Like [`bind`](Self::bind), speaking TLS when `tls` is set (crate feature `tls`).
+    ///
+    /// # Errors
+    /// The bind error.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropped before it completes, nothing is bound or served.
+    #[cfg(feature = "tls")]
+    pub async fn bind_tls(
+        addr: &str,
+        dispatcher: Arc<Dispatcher>,
+        tls: Option<TlsServerConfig>,
+    ) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self::from_listener_tls(listener, dispatcher, tls))
+    }
+
+    /// Like [`from_listener`](Self::from_listener), speaking TLS when `tls` is set (crate
+    /// feature `tls`): each accepted connection first completes a TLS handshake (within
+    /// 10 s) on its own task; one that fails is closed and logged, nothing else happens.
+    #[cfg(feature = "tls")]
+    pub fn from_listener_tls(
+        listener: TcpListener,
+        dispatcher: Arc<Dispatcher>,
+        tls: Option<TlsServerConfig>,
+    ) -> Server {
+        Self::serve(listener, dispatcher, Transport::from_tls(tls.as_ref()))
+    }
+
     /// Serves `dispatcher` on an already bound listener (when the address must be known
     /// before the dispatcher can be built, e.g. a broker's store host).
     ///
     /// A listener whose local address cannot be read reports `0.0.0.0:0`.
     pub fn from_listener(listener: TcpListener, dispatcher: Arc<Dispatcher>) -> Server {
+        Self::serve(listener, dispatcher, Transport::Plain)
+    }
+
+    pub(crate) fn serve(
+        listener: TcpListener,
+        dispatcher: Arc<Dispatcher>,
+        transport: Transport,
+    ) -> Server {
         let local_addr = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let (shutdown, rx) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, dispatcher, rx));
+        let task = tokio::spawn(accept_loop(listener, dispatcher, transport, rx));
         Server {
             local_addr,
             shutdown,
@@ -74,6 +139,7 @@ impl Drop for Server {
 async fn accept_loop(
     listener: TcpListener,
     dispatcher: Arc<Dispatcher>,
+    transport: Transport,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut conns = JoinSet::new();
@@ -82,7 +148,13 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(serve_connection(stream, peer, dispatcher.clone(), stop.clone()));
+                    conns.spawn(serve_connection(
+                        stream,
+                        peer,
+                        dispatcher.clone(),
+                        transport.clone(),
+                        stop.clone(),
+                    ));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: keep serving existing clients.
@@ -102,9 +174,45 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     dispatcher: Arc<Dispatcher>,
-    mut stop: watch::Receiver<bool>,
+    transport: Transport,
+    stop: watch::Receiver<bool>,
 ) {
-    let (read, write) = stream.into_split();
+    match transport {
+        Transport::Plain => {
+            let (read, write) = stream.into_split();
+            serve_halves(read, write, peer, dispatcher, stop).await;
+        }
+        #[cfg(feature = "tls")]
+        Transport::Tls(acceptor) => {
+            let mut stop_wait = stop.clone();
+            let handshake = tokio::select! {
+                r = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => r,
+                _ = stop_wait.changed() => return,
+            };
+            match handshake {
+                Ok(Ok(tls)) => {
+                    let (read, write) = tokio::io::split(tls);
+                    serve_halves(read, write, peer, dispatcher, stop).await;
+                }
+                Ok(Err(e)) => {
+                    debug!(%peer, error = %e, "TLS handshake failed; connection closed");
+                }
+                Err(_) => debug!(%peer, "TLS handshake timed out; connection closed"),
+            }
+        }
+    }
+}
+
+async fn serve_halves<R, W>(
+    read: R,
+    write: W,
+    peer: SocketAddr,
+    dispatcher: Arc<Dispatcher>,
+    mut stop: watch::Receiver<bool>,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let channel = ClientChannel::start(peer, write, dispatcher.max_frame());
     let span = info_span!("conn", peer = %peer, id = channel.id().0);
     async {

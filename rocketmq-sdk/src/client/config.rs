@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::acl::Credentials;
 use crate::error::{Error, Result};
 
 /// Settings shared by every producer and consumer of one [`Client`](super::Client).
@@ -30,6 +31,13 @@ pub struct ClientConfig {
     pub persist_offset_interval: Duration,
     /// Largest frame sent or accepted. Default 16 MiB.
     pub max_frame: usize,
+    /// ACL 1.0 credentials: when set, every request (to name servers and brokers) is
+    /// signed with them, as the Java `AclClientRPCHook` does. Default none. `Debug`
+    /// redacts the secret.
+    pub credentials: Option<Credentials>,
+    /// TLS for every connection (crate feature `tls`). Default none: plaintext.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::remoting::TlsConfig>,
 }
 
 impl Default for ClientConfig {
@@ -45,6 +53,9 @@ impl Default for ClientConfig {
             route_poll_interval: Duration::from_secs(30),
             persist_offset_interval: Duration::from_secs(5),
             max_frame: crate::protocol::frame::DEFAULT_MAX_FRAME,
+            credentials: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -94,6 +105,17 @@ impl ClientConfig {
         ] {
             if d.is_zero() {
                 return Err(config(field, "must be greater than zero"));
+            }
+        }
+        if let Some(c) = &self.credentials {
+            if c.access_key().is_empty() {
+                return Err(config(
+                    "credentials",
+                    "the access key must not be empty (a security token needs credentials)",
+                ));
+            }
+            if c.secret_key().is_empty() {
+                return Err(config("credentials", "the secret key must not be empty"));
             }
         }
         Ok(())

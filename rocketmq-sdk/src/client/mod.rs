@@ -20,11 +20,12 @@ pub(crate) use registry::{ConsumerHooks, ProducerHooks, Registry};
 use route::RouteCache;
 pub use route::TopicRoute;
 
+use crate::acl::{AclSigner, Credentials};
 use crate::error::{Error, Result};
 use crate::protocol::body::{JsonBody, TopicRouteData};
 use crate::protocol::header::GetRouteInfoRequestHeader;
 use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
-use crate::remoting::{Backoff, ConnectionOptions, ConnectionPool};
+use crate::remoting::{Backoff, ConnectionOptions, ConnectionPool, RequestHook};
 
 /// How often a route borrowed from the default topic is re-fetched.
 const DEFAULT_ROUTE_RECHECK: Duration = Duration::from_secs(1);
@@ -125,6 +126,45 @@ impl ClientBuilder {
         self
     }
 
+    /// Signs every request with these ACL 1.0 credentials (default: unsigned). Keeps a
+    /// security token set before.
+    pub fn credentials(
+        mut self,
+        access_key: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Self {
+        let token = self
+            .config
+            .credentials
+            .take()
+            .and_then(|c| c.security_token().map(str::to_owned));
+        let mut c = Credentials::new(access_key, secret_key);
+        if let Some(t) = token {
+            c = c.with_security_token(t);
+        }
+        self.config.credentials = Some(c);
+        self
+    }
+
+    /// Adds a security token to the credentials (sent as `SecurityToken` and signed).
+    /// Default none; without [`credentials`](Self::credentials), `build` fails.
+    pub fn security_token(mut self, token: impl Into<String>) -> Self {
+        let c = self
+            .config
+            .credentials
+            .take()
+            .unwrap_or_else(|| Credentials::new("", ""));
+        self.config.credentials = Some(c.with_security_token(token));
+        self
+    }
+
+    /// Uses TLS on every connection (crate feature `tls`; default plaintext).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::remoting::TlsConfig) -> Self {
+        self.config.tls = Some(tls);
+        self
+    }
+
     /// Replaces the whole configuration.
     pub fn config(mut self, config: ClientConfig) -> Self {
         self.config = config;
@@ -135,13 +175,25 @@ impl ClientBuilder {
     /// route refresh). No connection is made until it is needed.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the bad field.
+    /// [`Error::Config`] naming the bad field (`tls` when the TLS settings are unusable).
     ///
     /// # Cancel safety
     /// Cancel safe.
     pub async fn build(self) -> Result<Client> {
         let mut config = self.config;
         config.validate()?;
+        let request_hook = config
+            .credentials
+            .clone()
+            .map(|c| Arc::new(AclSigner::new(c)) as Arc<dyn RequestHook>);
+        #[cfg(feature = "tls")]
+        let tls = match &config.tls {
+            Some(t) => Some(
+                t.connector()
+                    .map_err(|e| config_error("tls", e.to_string()))?,
+            ),
+            None => None,
+        };
         let client_id = config.client_id();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let inner = Arc::new_cyclic(|weak: &Weak<ClientInner>| {
@@ -151,6 +203,9 @@ impl ClientBuilder {
                 handler: Some(Arc::new(server_requests::Handler {
                     client: weak.clone(),
                 })),
+                request_hook,
+                #[cfg(feature = "tls")]
+                tls,
             };
             ClientInner {
                 pool: ConnectionPool::new(options, Backoff::default()),

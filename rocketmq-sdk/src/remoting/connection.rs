@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::codec::FramedRead;
@@ -33,6 +33,15 @@ pub trait ServerRequestHandler: Send + Sync + 'static {
     ) -> BoxFuture<'static, Option<RemotingCommand>>;
 }
 
+/// Called on every request this side initiates (not on responses), in the connection's
+/// writer task just before the command is encoded, after its opaque is set. Nothing is
+/// added to the command after the hook ran, so a hook may sign it
+/// ([`AclSigner`](crate::acl::AclSigner) does).
+pub trait RequestHook: Send + Sync + 'static {
+    /// Adjusts `request`, about to be sent to `addr`. Must not block.
+    fn before_request(&self, addr: &str, request: &mut RemotingCommand);
+}
+
 /// Options for [`Connection::connect`].
 #[derive(Clone)]
 #[non_exhaustive]
@@ -43,6 +52,12 @@ pub struct ConnectionOptions {
     pub max_frame: usize,
     /// Handler for peer-initiated requests; without one they get no answer.
     pub handler: Option<Arc<dyn ServerRequestHandler>>,
+    /// Applied to every outgoing request just before encoding (e.g. the ACL signer).
+    /// Default none.
+    pub request_hook: Option<Arc<dyn RequestHook>>,
+    /// TLS for the connection (crate feature `tls`). Default none: plaintext.
+    #[cfg(feature = "tls")]
+    pub tls: Option<super::TlsConnector>,
 }
 
 impl Default for ConnectionOptions {
@@ -51,6 +66,9 @@ impl Default for ConnectionOptions {
             connect_timeout: Duration::from_secs(3),
             max_frame: crate::protocol::frame::DEFAULT_MAX_FRAME,
             handler: None,
+            request_hook: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -61,7 +79,22 @@ impl fmt::Debug for ConnectionOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("max_frame", &self.max_frame)
             .field("handler", &self.handler.is_some())
+            .field("request_hook", &self.request_hook.is_some())
+            .field("tls", &self.tls_enabled())
             .finish()
+    }
+}
+
+impl ConnectionOptions {
+    fn tls_enabled(&self) -> bool {
+        #[cfg(feature = "tls")]
+        {
+            self.tls.is_some()
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            false
+        }
     }
 }
 
@@ -74,6 +107,7 @@ struct Shared {
     closed: AtomicBool,
     closed_notify: Notify,
     max_frame: usize,
+    request_hook: Option<Arc<dyn RequestHook>>,
 }
 
 impl Shared {
@@ -106,10 +140,13 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Connects to `addr` (`host:port`) and starts the connection's tasks.
+    /// Connects to `addr` (`host:port`) and starts the connection's tasks. With
+    /// `ConnectionOptions::tls` set (feature `tls`), the TLS handshake is part of connecting and of its
+    /// timeout.
     ///
     /// # Errors
-    /// [`RemotingError::Connect`] or [`RemotingError::ConnectTimeout`].
+    /// [`RemotingError::Connect`], [`RemotingError::ConnectTimeout`], or
+    /// [`RemotingError::Tls`] when the TLS handshake fails.
     ///
     /// # Cancel safety
     /// Cancel safe: dropping the future before it completes leaves no task behind.
@@ -117,6 +154,7 @@ impl Connection {
         addr: &str,
         options: ConnectionOptions,
     ) -> Result<Connection, RemotingError> {
+        let started = tokio::time::Instant::now();
         let stream = tokio::time::timeout(options.connect_timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| RemotingError::ConnectTimeout {
@@ -128,11 +166,33 @@ impl Connection {
                 source,
             })?;
         let _ = stream.set_nodelay(true);
-        Ok(Self::from_stream(addr.to_owned(), stream, options))
+        #[cfg(feature = "tls")]
+        if let Some(tls) = options.tls.clone() {
+            let left = options.connect_timeout.saturating_sub(started.elapsed());
+            let stream = tokio::time::timeout(left, tls.handshake(addr, stream))
+                .await
+                .map_err(|_| RemotingError::ConnectTimeout {
+                    addr: addr.to_owned(),
+                    timeout: options.connect_timeout,
+                })?
+                .map_err(|source| RemotingError::Tls {
+                    addr: addr.to_owned(),
+                    source,
+                })?;
+            let (read, write) = tokio::io::split(stream);
+            return Ok(Self::from_halves(addr.to_owned(), read, write, options));
+        }
+        let _ = started;
+        let (read, write) = stream.into_split();
+        Ok(Self::from_halves(addr.to_owned(), read, write, options))
     }
 
-    fn from_stream(addr: String, stream: TcpStream, options: ConnectionOptions) -> Connection {
-        let (read, write) = stream.into_split();
+    /// Starts the writer and reader tasks over the two halves of any byte stream.
+    fn from_halves<R, W>(addr: String, read: R, write: W, options: ConnectionOptions) -> Connection
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             addr,
@@ -142,6 +202,7 @@ impl Connection {
             closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
             max_frame: options.max_frame,
+            request_hook: options.request_hook.clone(),
         });
         let conn = Connection {
             shared: shared.clone(),
@@ -276,9 +337,9 @@ impl Drop for PendingGuard<'_> {
     }
 }
 
-async fn write_loop(
+async fn write_loop<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
-    mut write: tokio::net::tcp::OwnedWriteHalf,
+    mut write: W,
     mut rx: mpsc::UnboundedReceiver<RemotingCommand>,
 ) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
@@ -290,7 +351,12 @@ async fn write_loop(
         // Coalesce whatever else is queued into one write: pipelined sends then cost one
         // syscall per batch instead of one per message.
         let mut next = Some(first);
-        while let Some(cmd) = next {
+        while let Some(mut cmd) = next {
+            if !cmd.is_response()
+                && let Some(hook) = &shared.request_hook
+            {
+                hook.before_request(&shared.addr, &mut cmd);
+            }
             if let Err(e) = encode_frame(&cmd, &mut buf, shared.max_frame) {
                 warn!(addr = %shared.addr, code = cmd.code, error = %e, "dropping a command that cannot be encoded");
                 if !cmd.is_response() {
@@ -331,9 +397,9 @@ async fn closed(shared: &Shared) {
     }
 }
 
-async fn read_loop(
+async fn read_loop<R: AsyncRead + Unpin>(
     conn: Connection,
-    read: tokio::net::tcp::OwnedReadHalf,
+    read: R,
     handler: Option<Arc<dyn ServerRequestHandler>>,
 ) {
     let shared = conn.shared.clone();

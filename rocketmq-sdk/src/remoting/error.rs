@@ -27,6 +27,16 @@ pub enum RemotingError {
         /// The configured timeout.
         timeout: Duration,
     },
+    /// The TLS handshake failed (crate feature `tls`): the peer does not speak TLS, or its
+    /// certificate is not trusted or not for this name.
+    #[error("TLS handshake with {addr} failed: {source}")]
+    Tls {
+        /// The peer.
+        addr: String,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
     /// No response arrived in time. The request may or may not have been applied.
     #[error("request {code} to {addr} timed out after {timeout:?}")]
     Timeout {
@@ -59,7 +69,9 @@ impl RemotingError {
     pub fn is_not_sent(&self) -> bool {
         matches!(
             self,
-            RemotingError::Connect { .. } | RemotingError::ConnectTimeout { .. }
+            RemotingError::Connect { .. }
+                | RemotingError::ConnectTimeout { .. }
+                | RemotingError::Tls { .. }
         )
     }
 

@@ -4,7 +4,11 @@
 mod connection;
 mod error;
 mod pool;
+#[cfg(feature = "tls")]
+mod tls;
 
-pub use connection::{Connection, ConnectionOptions, ServerRequestHandler};
+pub use connection::{Connection, ConnectionOptions, RequestHook, ServerRequestHandler};
 pub use error::RemotingError;
 pub use pool::{Backoff, ConnectionPool};
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsConnector, TlsError};

@@ -139,6 +139,9 @@ impl ConnectionPool {
                 slot.retry_at = Some(Instant::now() + exp.min(self.inner.backoff.max));
                 slot.last_error = Some(match &e {
                     RemotingError::Connect { source, .. } => (source.kind(), source.to_string()),
+                    RemotingError::Tls { source, .. } => {
+                        (source.kind(), format!("TLS handshake failed: {source}"))
+                    }
                     other => (std::io::ErrorKind::TimedOut, other.to_string()),
                 });
                 Err(e)

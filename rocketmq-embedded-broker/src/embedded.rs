@@ -90,6 +90,7 @@ pub struct EmbeddedBrokerBuilder {
     broker_port: u16,
     lock_max_live_time: Duration,
     clock: Arc<dyn Clock>,
+    manual_clock: Option<Arc<crate::store::ManualClock>>,
     store_tweak: Option<StoreTweak>,
     transaction: TransactionConfig,
 }
@@ -126,6 +127,7 @@ impl Default for EmbeddedBrokerBuilder {
             broker_port: 0,
             lock_max_live_time: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
+            manual_clock: None,
             store_tweak: None,
             transaction: TransactionConfig::default(),
         }
@@ -220,6 +222,16 @@ impl EmbeddedBrokerBuilder {
     /// (default the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self.manual_clock = None;
+        self
+    }
+
+    /// Runs everything time-driven (delay levels and the retry ladder, transaction checks,
+    /// lock expiry, long-poll deadlines, retention) on `clock`, which the test moves with
+    /// [`EmbeddedBroker::advance`] instead of sleeping. Replaces [`clock`](Self::clock).
+    pub fn manual_clock(mut self, clock: Arc<crate::store::ManualClock>) -> Self {
+        self.clock = clock.clone();
+        self.manual_clock = Some(clock);
         self
     }
 
@@ -363,6 +375,7 @@ impl EmbeddedBrokerBuilder {
             brokers,
             faults,
             clock: self.clock,
+            manual_clock: self.manual_clock,
         })
     }
 }
@@ -730,6 +743,7 @@ pub struct EmbeddedBroker {
     brokers: Vec<BrokerHandle>,
     faults: Arc<Faults>,
     clock: Arc<dyn Clock>,
+    manual_clock: Option<Arc<crate::store::ManualClock>>,
 }
 
 impl fmt::Debug for EmbeddedBroker {
@@ -802,6 +816,21 @@ impl EmbeddedBroker {
     /// The clock the harness runs on.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Moves the harness's manual clock (installed with
+    /// [`EmbeddedBrokerBuilder::manual_clock`]) forward by `by`: due delayed and retry
+    /// messages are delivered, transaction checks run, locks expire.
+    ///
+    /// # Errors
+    /// [`BrokerError::NoManualClock`] when the harness runs on another clock.
+    pub fn advance(&self, by: Duration) -> Result<(), BrokerError> {
+        let clock = self
+            .manual_clock
+            .as_ref()
+            .ok_or(BrokerError::NoManualClock)?;
+        clock.advance(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+        Ok(())
     }
 
     /// Creates (or updates) `topic` with `queues` queues on every running broker.

@@ -110,11 +110,17 @@ impl Dispatcher {
         for l in &self.listeners {
             l.on_connect(channel);
         }
+        for f in &self.faults {
+            f.on_connect(channel);
+        }
     }
 
     pub(crate) fn on_disconnect(&self, channel: &ClientChannel) {
         for l in &self.listeners {
             l.on_disconnect(channel);
+        }
+        for f in &self.faults {
+            f.on_disconnect(channel);
         }
     }
 
@@ -124,10 +130,18 @@ impl Dispatcher {
         let opaque = request.opaque;
         let code = request.code;
         let serialize_type = request.serialize_type;
-        let injected = self
-            .faults
-            .iter()
-            .find_map(|f| f.take_failure(RequestCode(code)));
+        let mut injected = None;
+        let mut drop_response = false;
+        let mut close_connection = false;
+        for f in &self.faults {
+            let v = f.intercept(RequestCode(code)).await;
+            drop_response |= v.drop_response;
+            close_connection |= v.close_connection;
+            if v.fail.is_some() {
+                injected = v.fail;
+                break;
+            }
+        }
         let response = if let Some(injected) = injected {
             Some(RemotingCommand::new_response(injected).with_remark(format!(
                 "injected fault: {injected:?} for request code {code}"
@@ -135,6 +149,12 @@ impl Dispatcher {
         } else {
             self.process(channel, request).await
         };
+        if drop_response && injected.is_none() {
+            if close_connection {
+                channel.close();
+            }
+            return;
+        }
         if let Some(mut response) = response {
             if oneway {
                 return;

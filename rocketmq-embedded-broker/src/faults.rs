@@ -115,7 +115,7 @@ impl Default for State {
 }
 
 /// The seed of the probabilistic faults unless [`Faults::seed`] sets another.
-pub const DEFAULT_SEED: u64 = 0x5eed_0f_fa17;
+pub const DEFAULT_SEED: u64 = 0x005e_ed0f_fa17;
 
 /// What the dispatcher does with one request, decided by [`Faults::intercept`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -16,10 +16,14 @@ use rocketmq_suite::reliability::{
     producer_storms, table_header, total_lost,
 };
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // When started as the broker child, this never returns.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // When started as the broker child, this never returns (and must run outside any
+    // runtime: it starts its own).
     rocketmq_suite::reliability::run_child_if_requested();
+    tokio::runtime::Runtime::new()?.block_on(report())
+}
+
+async fn report() -> Result<(), Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
     let h = heavy();
     let (runs, messages) = if h { (20, 10_000) } else { (3, 2_000) };
@@ -41,9 +45,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     run(producer_storms(if h { 20_000 } else { 5_000 }, 3).await);
     run(consumer_storms(if h { 10_000 } else { 2_000 }, 5).await);
     run(garbage_connections(if h { 1_000 } else { 200 }, 1_000, 9).await);
+    // Async flush may lose its unflushed window by design; everything else must lose 0.
+    let durable: Vec<Report> = reports
+        .iter()
+        .filter(|r| !r.scenario.starts_with("async"))
+        .cloned()
+        .collect();
     println!(
-        "acknowledged messages lost in total: {} (async-flush loss, if any, is within its window)",
-        total_lost(&reports)
+        "acknowledged messages lost where the contract promises none: {}",
+        total_lost(&durable)
     );
     Ok(())
 }

@@ -109,7 +109,8 @@ impl Rng {
 // The broker child process.
 
 /// If [`CHILD_ENV`] is set, runs a broker as described there until killed and never
-/// returns; otherwise returns at once. Call it first thing in `main`.
+/// returns; otherwise returns at once. Call it first thing in a synchronous `main`, outside
+/// any Tokio runtime (it starts its own).
 pub fn run_child_if_requested() {
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;

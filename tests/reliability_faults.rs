@@ -111,7 +111,21 @@ async fn latency_and_closed_connections_are_survived() {
         .await
         .unwrap();
     assert_eq!(r.status, SendStatus::SendOk);
-    assert_eq!(broker.messages("lat").unwrap().len(), 3);
+    // A cut seen by one group only.
+    assert!(
+        wait_until(T, || async {
+            broker.broker(0).producer_connections("p-lat") > 0
+        })
+        .await
+    );
+    assert!(broker.close_group_connections("p-lat") >= 1);
+    assert_eq!(broker.broker(0).producer_connections("p-lat"), 0);
+    let r = p
+        .send(Message::new("lat", Bytes::from_static(b"after-group-cut")))
+        .await
+        .unwrap();
+    assert_eq!(r.status, SendStatus::SendOk);
+    assert_eq!(broker.messages("lat").unwrap().len(), 4);
     c.shutdown().await;
 }
 

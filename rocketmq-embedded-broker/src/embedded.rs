@@ -722,6 +722,23 @@ impl BrokerHandle {
         self.core().map_or(0, |c| c.transactions.checks_sent())
     }
 
+    /// Fault injection: closes every connection of the producers and consumers of
+    /// `group` on this broker (a network cut seen by that group only). Returns how many
+    /// were closed; clients reconnect on their next request.
+    pub fn close_group_connections(&self, group: &str) -> usize {
+        let Ok(core) = self.core() else {
+            return 0;
+        };
+        let mut channels = core.clients.producer_channels(group);
+        channels.extend(core.clients.consumer_channels(group));
+        let mut closed = 0;
+        for ch in channels.iter().filter(|ch| !ch.is_closed()) {
+            ch.close();
+            closed += 1;
+        }
+        closed
+    }
+
     /// How many live connections have registered producer `group` by heartbeat (where
     /// transaction checks for the group can go). 0 when not running.
     pub fn producer_connections(&self, group: &str) -> usize {
@@ -811,6 +828,15 @@ impl EmbeddedBroker {
     /// [`BrokerHandle::faults`]).
     pub fn faults(&self) -> &Faults {
         &self.faults
+    }
+
+    /// Fault injection: closes every connection of `group` on every running broker;
+    /// returns how many were closed.
+    pub fn close_group_connections(&self, group: &str) -> usize {
+        self.brokers
+            .iter()
+            .map(|b| b.close_group_connections(group))
+            .sum()
     }
 
     /// The clock the harness runs on.

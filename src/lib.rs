@@ -1,5 +1,7 @@
 //! Shared helpers for the workspace's examples and integration tests (not published).
 
+pub mod reliability;
+
 use std::future::Future;
 use std::time::Duration;
 

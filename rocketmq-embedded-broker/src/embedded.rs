@@ -91,6 +91,7 @@ pub struct EmbeddedBrokerBuilder {
     broker_port: u16,
     lock_max_live_time: Duration,
     clock: Arc<dyn Clock>,
+    manual_clock: Option<Arc<crate::store::ManualClock>>,
     store_tweak: Option<StoreTweak>,
     transaction: TransactionConfig,
     acl: Option<AclConfig>,
@@ -131,6 +132,7 @@ impl Default for EmbeddedBrokerBuilder {
             broker_port: 0,
             lock_max_live_time: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
+            manual_clock: None,
             store_tweak: None,
             transaction: TransactionConfig::default(),
             acl: None,
@@ -228,6 +230,16 @@ impl EmbeddedBrokerBuilder {
     /// (default the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self.manual_clock = None;
+        self
+    }
+
+    /// Runs everything time-driven (delay levels and the retry ladder, transaction checks,
+    /// lock expiry, long-poll deadlines, retention) on `clock`, which the test moves with
+    /// [`EmbeddedBroker::advance`] instead of sleeping. Replaces [`clock`](Self::clock).
+    pub fn manual_clock(mut self, clock: Arc<crate::store::ManualClock>) -> Self {
+        self.clock = clock.clone();
+        self.manual_clock = Some(clock);
         self
     }
 
@@ -411,6 +423,7 @@ impl EmbeddedBrokerBuilder {
             brokers,
             faults,
             clock: self.clock,
+            manual_clock: self.manual_clock,
         })
     }
 }
@@ -757,6 +770,23 @@ impl BrokerHandle {
         self.core().map_or(0, |c| c.transactions.checks_sent())
     }
 
+    /// Fault injection: closes every connection of the producers and consumers of
+    /// `group` on this broker (a network cut seen by that group only). Returns how many
+    /// were closed; clients reconnect on their next request.
+    pub fn close_group_connections(&self, group: &str) -> usize {
+        let Ok(core) = self.core() else {
+            return 0;
+        };
+        let mut channels = core.clients.producer_channels(group);
+        channels.extend(core.clients.consumer_channels(group));
+        let mut closed = 0;
+        for ch in channels.iter().filter(|ch| !ch.is_closed()) {
+            ch.close();
+            closed += 1;
+        }
+        closed
+    }
+
     /// How many live connections have registered producer `group` by heartbeat (where
     /// transaction checks for the group can go). 0 when not running.
     pub fn producer_connections(&self, group: &str) -> usize {
@@ -778,6 +808,7 @@ pub struct EmbeddedBroker {
     brokers: Vec<BrokerHandle>,
     faults: Arc<Faults>,
     clock: Arc<dyn Clock>,
+    manual_clock: Option<Arc<crate::store::ManualClock>>,
 }
 
 impl fmt::Debug for EmbeddedBroker {
@@ -847,9 +878,33 @@ impl EmbeddedBroker {
         &self.faults
     }
 
+    /// Fault injection: closes every connection of `group` on every running broker;
+    /// returns how many were closed.
+    pub fn close_group_connections(&self, group: &str) -> usize {
+        self.brokers
+            .iter()
+            .map(|b| b.close_group_connections(group))
+            .sum()
+    }
+
     /// The clock the harness runs on.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Moves the harness's manual clock (installed with
+    /// [`EmbeddedBrokerBuilder::manual_clock`]) forward by `by`: due delayed and retry
+    /// messages are delivered, transaction checks run, locks expire.
+    ///
+    /// # Errors
+    /// [`BrokerError::NoManualClock`] when the harness runs on another clock.
+    pub fn advance(&self, by: Duration) -> Result<(), BrokerError> {
+        let clock = self
+            .manual_clock
+            .as_ref()
+            .ok_or(BrokerError::NoManualClock)?;
+        clock.advance(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+        Ok(())
     }
 
     /// Creates (or updates) `topic` with `queues` queues on every running broker.

@@ -36,6 +36,10 @@ pub enum BrokerError {
         /// How many brokers the cluster has.
         count: usize,
     },
+    /// [`EmbeddedBroker::advance`](crate::EmbeddedBroker::advance) on a harness built
+    /// without [`manual_clock`](crate::EmbeddedBrokerBuilder::manual_clock).
+    #[error("the harness does not run on a manual clock")]
+    NoManualClock,
     /// The broker is stopped or crashed; restart it first.
     #[error("broker {name} is not running")]
     NotRunning {

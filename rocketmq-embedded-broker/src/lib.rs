@@ -48,6 +48,7 @@ mod broker;
 mod embedded;
 mod error;
 pub mod faults;
+pub mod inspect;
 pub mod namesrv;
 mod processor;
 pub mod server;

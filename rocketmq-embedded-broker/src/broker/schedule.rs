@@ -71,8 +71,25 @@ pub(crate) fn start(core: Arc<BrokerCore>) -> JoinHandle<()> {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut dirty_since_save = 0u32;
+        // With a manual clock, a jump delivers what became due at once instead of at the
+        // next tick.
+        let mut jumps = core.clock.jumps();
         loop {
-            tick.tick().await;
+            match jumps.as_mut() {
+                Some(rx) => {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        changed = rx.changed() => {
+                            if changed.is_err() {
+                                jumps = None;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    tick.tick().await;
+                }
+            }
             if !core.store.is_running() {
                 return;
             }

@@ -286,9 +286,17 @@ impl PullProcessor {
                 ResponseCode::PULL_OFFSET_MOVED
             }
         };
+        // Fault injection: send the client back to the start of this range so it is
+        // delivered again.
+        let next_begin_offset =
+            if code == ResponseCode::SUCCESS && core.faults.iter().any(|f| f.roll_duplicate()) {
+                h.queue_offset
+            } else {
+                result.next_begin_offset
+            };
         let header = PullMessageResponseHeader {
             suggest_which_broker_id: 0,
-            next_begin_offset: result.next_begin_offset,
+            next_begin_offset,
             min_offset: result.min_offset,
             max_offset: result.max_offset,
             topic_sys_flag: Some(topic_config.topic_sys_flag),

@@ -120,11 +120,17 @@ impl Dispatcher {
         for l in &self.listeners {
             l.on_connect(channel);
         }
+        for f in &self.faults {
+            f.on_connect(channel);
+        }
     }
 
     pub(crate) fn on_disconnect(&self, channel: &ClientChannel) {
         for l in &self.listeners {
             l.on_disconnect(channel);
+        }
+        for f in &self.faults {
+            f.on_disconnect(channel);
         }
     }
 
@@ -138,13 +144,21 @@ impl Dispatcher {
             .acl
             .as_ref()
             .and_then(|acl| acl.check(channel.peer().ip(), &request).err());
-        let injected = match denied {
-            Some(_) => None,
-            None => self
-                .faults
-                .iter()
-                .find_map(|f| f.take_failure(RequestCode(code))),
-        };
+        let mut injected = None;
+        let mut drop_response = false;
+        let mut close_connection = false;
+        // A refused request is never applied, so faults only see admitted ones.
+        if denied.is_none() {
+            for f in &self.faults {
+                let v = f.intercept(RequestCode(code)).await;
+                drop_response |= v.drop_response;
+                close_connection |= v.close_connection;
+                if v.fail.is_some() {
+                    injected = v.fail;
+                    break;
+                }
+            }
+        }
         let response = if let Some(denied) = denied {
             info!(peer = %channel.peer(), code, reason = %denied, "request refused by ACL");
             Some(
@@ -158,6 +172,12 @@ impl Dispatcher {
         } else {
             self.process(channel, request).await
         };
+        if drop_response && injected.is_none() {
+            if close_connection {
+                channel.close();
+            }
+            return;
+        }
         if let Some(mut response) = response {
             if oneway {
                 return;

@@ -277,13 +277,26 @@ struct Env {
 }
 
 fn runtime() -> Checked<Env> {
-    let owner = RuntimeOwner::plan(RuntimeConfig {
+    let mut config = RuntimeConfig {
         thread_name: "interop-peer-client".to_string(),
         ..Default::default()
-    })
-    .map_err(|e| ClientError::internal("plan the client runtime", e))?
-    .build()
-    .map_err(|e| ClientError::internal("create the client runtime", e))?;
+    };
+    // The defaults scale with the number of cores: on 2 cores the blocking queues are so
+    // short that a burst of 40 listener calls is refused ("runtime.capacity.exhausted", the
+    // client then sends the messages back for a retry 10 s later). A client-side limit, not a
+    // broker matter: give the queues room.
+    let lanes = &mut config.blocking_lane_policies;
+    for lane in [
+        &mut lanes.storage_io,
+        &mut lanes.metadata_io,
+        &mut lanes.cpu_crypto,
+    ] {
+        lane.max_queue_depth = lane.max_queue_depth.max(4096);
+    }
+    let owner = RuntimeOwner::plan(config)
+        .map_err(|e| ClientError::internal("plan the client runtime", e))?
+        .build()
+        .map_err(|e| ClientError::internal("create the client runtime", e))?;
     let telemetry = rocketmq_observability::install_global(
         &rocketmq_observability::TelemetryBootstrapConfig::default(),
     )

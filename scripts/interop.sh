@@ -145,8 +145,15 @@ fi
 cat "$RUN/ours.out"
 
 run_start=$(date +%s)
-if ! timeout 240 "$PEER_BIN" "$OUR_NS" "${ROCKETMQ_INTEROP_MESSAGES:-40}"; then
-  echo "the peer client failed against our broker; the broker's log (warnings and errors):" >&2
+# The client logs at INFO to stdout (it ignores RUST_LOG): keep its full output in a file and
+# show the rest (warnings, errors and its summary).
+peer_rc=0
+timeout 240 "$PEER_BIN" "$OUR_NS" "${ROCKETMQ_INTEROP_MESSAGES:-40}" > "$RUN/peer.log" 2>&1 || peer_rc=$?
+grep -v 'INFO' "$RUN/peer.log" || true
+if [ "$peer_rc" != 0 ]; then
+  echo "the peer client failed (exit $peer_rc) against our broker; its last lines:" >&2
+  tail -40 "$RUN/peer.log" >&2
+  echo "our broker's log (warnings and errors):" >&2
   tail -50 "$RUN/ours.log" >&2
   exit 1
 fi

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Interoperability with a real third-party RocketMQ implementation (RocketMQ-Rust 1.0.0):
-# installs its name server and broker into a cache outside the clone (once), starts them on
-# 127.0.0.1, runs our SDK's interop tests against them, and stops what it started.
+# Interoperability with a real third-party RocketMQ implementation (RocketMQ-Rust 1.0.0).
+#
+# Direction 1, our SDK against their broker: installs their name server and broker into a
+# cache outside the clone (once), starts them on 127.0.0.1, runs our SDK's interop tests
+# against them.
+#
+# Direction 2, their client against our broker: builds our `rocketmq-embedded-broker` binary,
+# starts it on loopback ephemeral ports, builds (cached in $ROCKETMQ_INTEROP_TARGET_DIR, default
+# ~/.cache/rocketmq-interop-target) and runs interop/peer-client, which uses
+# rocketmq-client-rust 1.0.0 to produce and consume (concurrent and orderly push consumers).
+#
+# Everything started here is stopped by PID on exit. ROCKETMQ_INTEROP_SKIP_DIRECTION1=1 runs
+# direction 2 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +19,7 @@ PEERS="${ROCKETMQ_PEERS_DIR:-$HOME/.cache/rmq-peers}"
 NAMESRV_BIN="$PEERS/bin/rocketmq-namesrv-rust"
 BROKER_BIN="$PEERS/bin/rocketmq-broker-rust"
 
-if [ ! -x "$NAMESRV_BIN" ] || [ ! -x "$BROKER_BIN" ]; then
+if [ "${ROCKETMQ_INTEROP_SKIP_DIRECTION1:-0}" != 1 ] && { [ ! -x "$NAMESRV_BIN" ] || [ ! -x "$BROKER_BIN" ]; }; then
   echo "installing RocketMQ-Rust 1.0.0 peers into $PEERS (a few minutes, once)"
   cargo install --locked --debug --root "$PEERS" rocketmq-namesrv@1.0.0 rocketmq-broker@1.0.0
 fi
@@ -22,13 +32,26 @@ HA_PORT=$(free_port)
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/rmq-interop.XXXXXX")
 mkdir -p "$RUN/home" "$RUN/store"
 PIDS=()
+stop_pids() {
+  for pid in "${PIDS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    # Ctrl-C (graceful), then SIGTERM after 10 s, then SIGKILL after 2 s more.
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 10); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+}
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_pids
   rm -rf "$RUN"
 }
 trap cleanup EXIT
 
+if [ "${ROCKETMQ_INTEROP_SKIP_DIRECTION1:-0}" != 1 ]; then
+echo "== direction 1: our SDK against the RocketMQ-Rust 1.0.0 broker"
 cat > "$RUN/namesrv.toml" <<TOML
 rocketmqHome = "$RUN/home"
 kvConfigPath = "$RUN/home/kvConfig.json"
@@ -88,3 +111,51 @@ echo "RocketMQ-Rust name server on 127.0.0.1:$NS_PORT, broker on 127.0.0.1:$BROK
 export ROCKETMQ_INTEROP_NAMESRV="127.0.0.1:$NS_PORT"
 export ROCKETMQ_INTEROP_REQUIRED=1
 cargo test --locked --test interop_rocketmq_rust -- --test-threads=2
+stop_pids
+fi
+
+# ---------------------------------------------------------------------------------------------
+echo "== direction 2: rocketmq-client-rust 1.0.0 against our embedded broker"
+cargo build --locked -p rocketmq-embedded-broker --bin rocketmq-embedded-broker
+OUR_BROKER="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/rocketmq-embedded-broker"
+
+PEER_TARGET="${ROCKETMQ_INTEROP_TARGET_DIR:-$HOME/.cache/rocketmq-interop-target}"
+build_start=$(date +%s)
+# Debug build with default features off (see interop/peer-client/Cargo.toml): the from-scratch
+# build is the slow part of this script; it is cached in $PEER_TARGET.
+CARGO_TARGET_DIR="$PEER_TARGET" cargo build --locked --manifest-path interop/peer-client/Cargo.toml
+echo "peer client build: $(( $(date +%s) - build_start )) s"
+PEER_BIN="$PEER_TARGET/debug/rocketmq-interop-peer-client"
+
+"$OUR_BROKER" --listen 127.0.0.1:0 --broker-port 0 --log warn > "$RUN/ours.out" 2> "$RUN/ours.log" &
+PIDS+=($!)
+OUR_NS=""
+for _ in $(seq 1 150); do
+  OUR_NS=$(sed -n 's/^name server  *\([^ ]*\)$/\1/p' "$RUN/ours.out")
+  [ -n "$OUR_NS" ] && break
+  kill -0 "${PIDS[-1]}" 2>/dev/null || break
+  sleep 0.2
+done
+if [ -z "$OUR_NS" ]; then
+  echo "our embedded broker did not start; its output:" >&2
+  cat "$RUN/ours.out" >&2
+  tail -50 "$RUN/ours.log" >&2
+  exit 1
+fi
+cat "$RUN/ours.out"
+
+run_start=$(date +%s)
+# The client logs at INFO to stdout (it ignores RUST_LOG): keep its full output in a file and
+# show the rest (warnings, errors and its summary).
+peer_rc=0
+timeout 240 "$PEER_BIN" "$OUR_NS" "${ROCKETMQ_INTEROP_MESSAGES:-40}" > "$RUN/peer.log" 2>&1 || peer_rc=$?
+grep -v 'INFO' "$RUN/peer.log" || true
+if [ "$peer_rc" != 0 ]; then
+  echo "the peer client failed (exit $peer_rc) against our broker; its last lines:" >&2
+  tail -40 "$RUN/peer.log" >&2
+  echo "our broker's log (warnings and errors):" >&2
+  tail -50 "$RUN/ours.log" >&2
+  exit 1
+fi
+echo "peer client run: $(( $(date +%s) - run_start )) s"
+

@@ -1,5 +1,9 @@
-//! Lease renewal: [`LeaseKeeper`] renews a claim in the background while its handler runs.
+//! Lease renewal while a handler runs: [`renew_while`] (in the handler's own task, what
+//! the [`Deduplicator`](super::Deduplicator) uses) and [`LeaseKeeper`] (a spawned task, for
+//! code that drives a [`DedupeGuard`] by hand).
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -22,7 +26,85 @@ pub struct RenewalReport {
     pub lost: bool,
 }
 
-/// Renews a [`Lease`] every `interval` until stopped.
+/// Runs `work` while renewing `lease` on `guard` every `interval`, in the same task (no
+/// spawn): the renewals are polled alongside `work`. A renewal that fails with a backend
+/// error or exceeds `op_timeout` is logged and tried again at the next interval; one that
+/// finds the claim lost is logged and renewal ends. When `work` finishes, a renewal in
+/// flight is awaited (not cancelled), so no renewal reaches the backend after this returns.
+///
+/// # Cancel safety
+///
+/// Dropping the future drops `work` and any renewal in flight; the claim then expires one
+/// lease period after its last renewal.
+pub async fn renew_while<G, F>(
+    guard: &G,
+    lease: &Lease,
+    interval: Duration,
+    op_timeout: Duration,
+    work: F,
+) -> (F::Output, RenewalReport)
+where
+    G: DedupeGuard + ?Sized,
+    F: Future,
+{
+    let mut report = RenewalReport::default();
+    let mut work = pin!(work);
+    let sleep = tokio::time::sleep(interval);
+    let mut sleep = pin!(sleep);
+    let mut renewal = None;
+    let output = loop {
+        tokio::select! {
+            biased;
+            out = &mut work => break out,
+            res = async { renewal.as_mut().expect("guarded").await }, if renewal.is_some() => {
+                renewal = None;
+                if note_renewal(&mut report, lease, op_timeout, res) {
+                    sleep.as_mut().reset(tokio::time::Instant::now() + interval);
+                }
+            }
+            () = &mut sleep, if renewal.is_none() && !report.lost => {
+                renewal = Some(Box::pin(tokio::time::timeout(op_timeout, guard.renew(lease))));
+            }
+        }
+    };
+    if let Some(r) = renewal {
+        note_renewal(&mut report, lease, op_timeout, r.await);
+    }
+    (output, report)
+}
+
+/// Records a renewal result; returns whether renewal should go on.
+fn note_renewal(
+    report: &mut RenewalReport,
+    lease: &Lease,
+    op_timeout: Duration,
+    res: Result<Result<(), super::DedupeError>, tokio::time::error::Elapsed>,
+) -> bool {
+    match res {
+        Ok(Ok(())) => {
+            report.renewals += 1;
+            debug!(key = %lease.key(), "dedupe lease renewed");
+            true
+        }
+        Ok(Err(e)) if e.is_lease_lost() => {
+            report.lost = true;
+            warn!(key = %lease.key(), "dedupe lease lost while the handler runs: another consumer may take the message over");
+            false
+        }
+        Ok(Err(e)) => {
+            report.failures += 1;
+            warn!(key = %lease.key(), error = %e, "dedupe lease renewal failed; retrying at the next interval");
+            true
+        }
+        Err(_) => {
+            report.failures += 1;
+            warn!(key = %lease.key(), timeout = ?op_timeout, "dedupe lease renewal timed out; retrying at the next interval");
+            true
+        }
+    }
+}
+
+/// Renews a [`Lease`] every `interval` in a spawned task until stopped.
 ///
 /// A renewal that fails with a backend error (or takes longer than the operation timeout)
 /// is logged and tried again at the next interval; a renewal that finds the claim lost
@@ -56,25 +138,10 @@ impl LeaseKeeper {
                     _ = &mut stop_rx => break,
                     () = tokio::time::sleep(interval) => {}
                 }
-                match tokio::time::timeout(op_timeout, guard.renew(&lease)).await {
-                    Ok(Ok(())) => {
-                        report.renewals += 1;
-                        debug!(key = %lease.key(), "dedupe lease renewed");
-                    }
-                    Ok(Err(e)) if e.is_lease_lost() => {
-                        report.lost = true;
-                        lost_flag.store(true, Ordering::Release);
-                        warn!(key = %lease.key(), "dedupe lease lost while the handler runs: another consumer may take the message over");
-                        break;
-                    }
-                    Ok(Err(e)) => {
-                        report.failures += 1;
-                        warn!(key = %lease.key(), error = %e, "dedupe lease renewal failed; retrying at the next interval");
-                    }
-                    Err(_) => {
-                        report.failures += 1;
-                        warn!(key = %lease.key(), timeout = ?op_timeout, "dedupe lease renewal timed out; retrying at the next interval");
-                    }
+                let res = tokio::time::timeout(op_timeout, guard.renew(&lease)).await;
+                if !note_renewal(&mut report, &lease, op_timeout, res) {
+                    lost_flag.store(true, Ordering::Release);
+                    break;
                 }
             }
             report

@@ -94,9 +94,11 @@ struct Entry {
     expires_at: Duration,
 }
 
+type Entries = Arc<Mutex<HashMap<DedupeKey, Entry>>>;
+
 #[derive(Debug)]
 struct Inner {
-    entries: Mutex<HashMap<DedupeKey, Entry>>,
+    entries: Entries,
     lease: Duration,
     retention: Duration,
     renew_interval: Duration,
@@ -256,6 +258,7 @@ pub struct MemoryGuardBuilder {
     retention: Duration,
     renew_interval: Option<Duration>,
     clock: Arc<dyn Clock>,
+    entries: Option<Entries>,
 }
 
 impl Default for MemoryGuardBuilder {
@@ -265,6 +268,7 @@ impl Default for MemoryGuardBuilder {
             retention: DEFAULT_RETENTION,
             renew_interval: None,
             clock: Arc::new(TokioClock::new()),
+            entries: None,
         }
     }
 }
@@ -294,6 +298,15 @@ impl MemoryGuardBuilder {
         self
     }
 
+    /// Shares the records of `other` (and its clock) instead of starting empty: guards
+    /// with different settings on one store, like consumers of one shared backend.
+    /// Default: a new, empty store.
+    pub fn shared_with(mut self, other: &MemoryGuard) -> Self {
+        self.entries = Some(other.inner.entries.clone());
+        self.clock = other.inner.clock.clone();
+        self
+    }
+
     /// The guard.
     ///
     /// # Errors
@@ -304,7 +317,7 @@ impl MemoryGuardBuilder {
         validate_periods(self.lease, self.retention, self.renew_interval)?;
         Ok(MemoryGuard {
             inner: Arc::new(Inner {
-                entries: Mutex::new(HashMap::new()),
+                entries: self.entries.unwrap_or_default(),
                 lease: self.lease,
                 retention: self.retention,
                 renew_interval: self.renew_interval.unwrap_or(self.lease / 3),

@@ -13,7 +13,7 @@ use crate::protocol::message::MessageExt;
 
 use super::guard::{Claim, DedupeError, DedupeGuard, Lease};
 use super::key::{DedupeKey, KeySource, key_topic};
-use super::lease::{LeaseKeeper, RenewalReport};
+use super::lease::{RenewalReport, renew_while};
 
 /// Why a delivery should be retried later without (or before) running its handler.
 #[derive(Debug)]
@@ -239,8 +239,9 @@ impl Deduplicator {
     /// 1. claim the key; if it was consumed answer [`ConsumeOutcome::AlreadyConsumed`], if
     ///    another consumer holds it [`RetryReason::InProgress`], if the backend fails
     ///    [`RetryReason::Backend`] (fail closed, logged);
-    /// 2. run the handler while a [`LeaseKeeper`] renews the claim every
-    ///    [`DedupeGuard::renew_interval`];
+    /// 2. run the handler while the claim is renewed every
+    ///    [`DedupeGuard::renew_interval`] ([`renew_while`](super::lease::renew_while), in
+    ///    the same task);
     /// 3. on `Ok`, complete the claim (retried up to the configured attempts) and answer
     ///    [`ConsumeOutcome::Consumed`] — also when completing fails, which is logged: the
     ///    handler's effect happened, and retrying the delivery could only run it again;
@@ -250,7 +251,7 @@ impl Deduplicator {
     /// # Cancel safety
     ///
     /// Dropping the future while the handler runs stops the renewal and releases the claim
-    /// in a spawned task (so the retry runs the handler again); dropped during the claim
+    /// in a spawned task (when a tokio runtime is there) (so the retry runs the handler again); dropped during the claim
     /// itself, a claim may be left that expires after one lease period.
     pub async fn run<F, Fut, E>(&self, key: &DedupeKey, handler: F) -> ConsumeOutcome<E>
     where
@@ -262,16 +263,14 @@ impl Deduplicator {
             Err(outcome) => return outcome,
         };
         let mut armed = ReleaseOnDrop::new(&self.inner.guard, &lease, self.inner.op_timeout);
-        let keeper = LeaseKeeper::spawn(
-            self.inner.guard.clone(),
-            lease.clone(),
+        let (result, report) = renew_while(
+            &*self.inner.guard,
+            &lease,
             self.inner.guard.renew_interval(),
             self.inner.op_timeout,
-        );
-        let result = AssertUnwindSafe(async { handler().await })
-            .catch_unwind()
-            .await;
-        let report = keeper.stop().await;
+            AssertUnwindSafe(async { handler().await }).catch_unwind(),
+        )
+        .await;
         armed.disarm();
         match result {
             Ok(Ok(())) => {

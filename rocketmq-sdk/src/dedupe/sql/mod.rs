@@ -68,7 +68,7 @@ use tracing::{debug, error, warn};
 
 use super::guard::{Claim, DedupeError, DedupeGuard, Lease, millis, validate_periods};
 use super::key::DedupeKey;
-use super::lease::LeaseKeeper;
+use super::lease::renew_while;
 use super::memory::{DEFAULT_LEASE, DEFAULT_RETENTION};
 use super::runner::{self, ConsumeOutcome, DEFAULT_OP_TIMEOUT, ReleaseOnDrop, RetryReason, timed};
 use super::token::new_token;
@@ -430,28 +430,25 @@ impl<DB: SqlDialect> SqlGuard<DB> {
             Err(outcome) => return outcome,
         };
         let mut armed = ReleaseOnDrop::new(&guard, &lease, op_timeout);
-        let keeper = LeaseKeeper::spawn(
-            guard.clone(),
-            lease.clone(),
-            self.inner.renew_interval,
-            op_timeout,
-        );
         let mut tx = match timed(op_timeout, async { Ok(self.inner.pool.begin().await?) }).await {
             Ok(tx) => tx,
             Err(e) => {
-                keeper.stop().await;
                 armed.disarm();
                 error!(key = %key, error = %e, "could not begin the dedupe transaction; failing closed: the message will be retried");
                 runner::release(&guard, &lease, op_timeout).await;
                 return ConsumeOutcome::RetryLater(RetryReason::Backend(e));
             }
         };
-        let result = AssertUnwindSafe(async { handler(&mut tx).await })
-            .catch_unwind()
-            .await;
-        // Stop renewing before the marker write: the marker locks the row that a renewal
-        // would update, and the renewal runs on another connection.
-        keeper.stop().await;
+        // Renewal runs on other pool connections and has finished when `renew_while`
+        // returns — before the marker write, which locks the row a renewal would update.
+        let (result, _report) = renew_while(
+            self,
+            &lease,
+            self.inner.renew_interval,
+            op_timeout,
+            AssertUnwindSafe(async { handler(&mut tx).await }).catch_unwind(),
+        )
+        .await;
         armed.disarm();
         match result {
             Err(panic) => {

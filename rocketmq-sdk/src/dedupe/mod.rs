@@ -93,6 +93,9 @@ mod runner;
 pub mod sql;
 mod token;
 
+/// The attribute [`DedupeGuard`] implementations need (the trait is an `async_trait`).
+#[doc(no_inline)]
+pub use async_trait::async_trait;
 pub use guard::{Claim, DedupeError, DedupeGuard, Lease};
 pub use key::{DedupeKey, KeySource};
 pub use runner::{

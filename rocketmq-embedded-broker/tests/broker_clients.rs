@@ -87,8 +87,9 @@ async fn membership_changes_notify_the_group_and_closing_unregisters() {
     heartbeat(&a, "client-a", "g", "T", "*").await;
     let (b, _b_inbox) = connect_with_inbox(&addr).await;
     heartbeat(&b, "client-b", "g", "T", "*").await;
+    // One notice for a's own arrival, one for b's.
     assert!(
-        wait_until(|| a_inbox.count(RequestCode::NOTIFY_CONSUMER_IDS_CHANGED) >= 1).await,
+        wait_until(|| a_inbox.count(RequestCode::NOTIFY_CONSUMER_IDS_CHANGED) >= 2).await,
         "a is told b joined"
     );
     let notice = a_inbox

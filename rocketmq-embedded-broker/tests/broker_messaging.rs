@@ -698,3 +698,117 @@ async fn query_by_key_and_view_by_offset() {
     assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR);
     assert!(r.remark.unwrap().contains("can not find message"));
 }
+
+static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[tokio::test]
+async fn hostile_requests_get_answers_never_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        previous(info);
+    }));
+    let broker = EmbeddedBroker::start().await.unwrap();
+    broker.create_topic("T", 2).await.unwrap();
+    let conn = connect(&broker.broker_addrs()[0]).await;
+    send_ok(&conn, "T", 0, b"x").await;
+    let codes = [
+        10, 11, 12, 14, 15, 17, 21, 29, 30, 31, 32, 33, 34, 35, 38, 41, 42, 222, 310, 320, 361,
+    ];
+    let numbers = [
+        "-1",
+        "0",
+        "2147483647",
+        "-2147483648",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "x",
+        "",
+    ];
+    let keys_by_code = [
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+        "f",
+        "g",
+        "h",
+        "i",
+        "j",
+        "l",
+        "m",
+        "consumerGroup",
+        "topic",
+        "queueId",
+        "queueOffset",
+        "maxMsgNums",
+        "sysFlag",
+        "commitOffset",
+        "suspendTimeoutMillis",
+        "subVersion",
+        "subscription",
+        "expressionType",
+        "maxMsgBytes",
+        "offset",
+        "key",
+        "maxNum",
+        "beginTimestamp",
+        "endTimestamp",
+        "timestamp",
+        "boundaryType",
+        "group",
+        "isForce",
+        "readQueueNums",
+        "writeQueueNums",
+        "perm",
+        "topicFilterType",
+        "order",
+        "attributes",
+        "clientID",
+        "producerGroup",
+        "defaultTopic",
+        "defaultTopicQueueNums",
+        "bornTimestamp",
+        "flag",
+        "properties",
+        "setZeroIfNotFound",
+        "delayLevel",
+        "_UNIQUE_KEY_QUERY",
+    ];
+    let bodies: [&[u8]; 4] = [
+        b"",
+        b"{",
+        b"\x00\x00\x00\x10garbage",
+        b"{\"mqSet\":[{\"topic\":1}]}",
+    ];
+    for code in codes {
+        for (i, n) in numbers.iter().enumerate() {
+            let mut r = RemotingCommand::request(RequestCode(code))
+                .with_body(Bytes::from_static(bodies[i % bodies.len()]));
+            for k in keys_by_code {
+                let v = match k {
+                    "b" | "topic" => {
+                        if i % 2 == 0 {
+                            "T"
+                        } else {
+                            n
+                        }
+                    }
+                    "a" | "consumerGroup" | "group" => "g",
+                    _ => n,
+                };
+                r.ext_fields.insert(k, v.to_owned());
+            }
+            let response = conn.request(r, T).await.unwrap();
+            assert!(response.is_response(), "code {code} value {n}");
+        }
+    }
+    assert_eq!(
+        PANICS.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a processor panicked"
+    );
+    // The broker still works.
+    send_ok(&conn, "T", 0, b"y").await;
+}

@@ -19,13 +19,18 @@
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod consumer;
 pub mod dedupe;
 pub mod error;
 pub mod producer;
 pub mod protocol;
 pub mod remoting;
+pub mod typed;
 
 pub use client::{Client, ClientBuilder, ClientConfig};
+pub use consumer::{
+    ConsumeContext, ConsumeResult, OrderlyContext, OrderlyResult, PullConsumer, PushConsumer,
+};
 pub use error::{Error, Result, RetryHint};
 pub use producer::{
     Producer, ProducerBuilder, ProducerConfig, SendReceipt, SendStatus, TransactionListener,

@@ -7,6 +7,7 @@ mod config;
 mod groups;
 mod locks;
 mod offsets;
+pub(crate) mod schedule;
 pub(crate) mod topics;
 
 use std::net::SocketAddr;
@@ -138,12 +139,32 @@ impl BrokerCore {
     }
 }
 
+/// How long a restart waits for the previous run's store lock. A child process forked by
+/// another thread at the wrong moment holds a copy of the lock's descriptor until it execs,
+/// which makes the lock look taken for a moment.
+const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn open_store(
+    config: crate::store::StoreConfig,
+) -> Result<(Store, crate::store::RecoveryReport), BrokerError> {
+    let deadline = tokio::time::Instant::now() + STORE_LOCK_WAIT;
+    loop {
+        match Store::open(config.clone()) {
+            Err(crate::store::StoreError::Locked(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// A running broker.
 #[derive(Debug)]
 pub(crate) struct Broker {
     core: Arc<BrokerCore>,
     server: Option<Server>,
     offset_flusher: JoinHandle<()>,
+    schedule: JoinHandle<()>,
 }
 
 impl Broker {
@@ -166,7 +187,7 @@ impl Broker {
             .message_delay_level(config.message_delay_level.clone())
             .build()?;
         let clock = store_config.clock.clone();
-        let (store, report) = Store::open(store_config)?;
+        let (store, report) = open_store(store_config).await?;
         if report.abnormal {
             warn!(broker = %config.broker_name, records = report.records_recovered,
                 end = report.commit_log_end, "store recovered after a crash");
@@ -217,11 +238,13 @@ impl Broker {
                 }
             }
         });
+        let schedule = schedule::start(core.clone());
         info!(broker = %core.config.broker_name, %addr, "broker started");
         Ok(Broker {
             core,
             server: Some(server),
             offset_flusher,
+            schedule,
         })
     }
 
@@ -245,6 +268,7 @@ impl Broker {
 
     fn stop_gracefully(&mut self) -> Result<(), BrokerError> {
         self.offset_flusher.abort();
+        self.schedule.abort();
         self.core.persist();
         if self.core.store.is_running() {
             self.core.store.shutdown()?;
@@ -258,6 +282,7 @@ impl Broker {
     pub(crate) async fn crash(mut self) {
         self.core.unregister();
         self.offset_flusher.abort();
+        self.schedule.abort();
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }

@@ -1,6 +1,6 @@
 //! The broker's request processors, one module per concern: [`send`], [`pull`] (with long
 //! polling), [`offset`], [`client`] (heartbeats and membership), [`query`], [`lock`],
-//! [`admin`]; [`reply`] holds the response helpers they share with the name server.
+//! [`admin`], [`send_back`] (retries and dead letters); [`reply`] holds the response helpers they share with the name server.
 
 mod admin;
 mod client;
@@ -10,6 +10,7 @@ mod pull;
 mod query;
 pub(crate) mod reply;
 mod send;
+mod send_back;
 
 use std::sync::Arc;
 
@@ -54,6 +55,10 @@ pub(crate) fn register_all(dispatcher: &mut Dispatcher, core: &Arc<BrokerCore>) 
     dispatcher.register(
         &[RequestCode::QUERY_MESSAGE, RequestCode::VIEW_MESSAGE_BY_ID],
         Arc::new(query::QueryProcessor::new(core.clone())),
+    );
+    dispatcher.register(
+        &[RequestCode::CONSUMER_SEND_MSG_BACK],
+        Arc::new(send_back::SendBackProcessor::new(core.clone())),
     );
     dispatcher.register(
         &[RequestCode::LOCK_BATCH_MQ, RequestCode::UNLOCK_BATCH_MQ],

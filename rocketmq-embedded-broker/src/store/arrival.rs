@@ -24,7 +24,8 @@ pub trait MessageArrivingListener: Send + Sync + Debug {
 
 #[derive(Debug, Default)]
 pub(crate) struct Arrivals {
-    waiters: Mutex<HashMap<(String, i32), Arc<Notify>>>,
+    /// Topic → queue → wake-up handle; looked up by `&str` so a put allocates nothing.
+    waiters: Mutex<HashMap<String, HashMap<i32, Arc<Notify>>>>,
     listener: RwLock<Option<Arc<dyn MessageArrivingListener>>>,
 }
 
@@ -36,7 +37,9 @@ impl Arrivals {
     /// The wake-up handle of one queue (created on first use).
     pub(crate) fn notifier(&self, topic: &str, queue_id: i32) -> Arc<Notify> {
         lock(&self.waiters)
-            .entry((topic.to_owned(), queue_id))
+            .entry(topic.to_owned())
+            .or_default()
+            .entry(queue_id)
             .or_default()
             .clone()
     }
@@ -50,7 +53,8 @@ impl Arrivals {
         ts: i64,
     ) {
         let n = lock(&self.waiters)
-            .get(&(topic.to_owned(), queue_id))
+            .get(topic)
+            .and_then(|m| m.get(&queue_id))
             .cloned();
         if let Some(n) = n {
             n.notify_waiters();
@@ -63,7 +67,7 @@ impl Arrivals {
 
     /// Wakes every waiter (shutdown).
     pub(crate) fn notify_all(&self) {
-        for n in lock(&self.waiters).values() {
+        for n in lock(&self.waiters).values().flat_map(|m| m.values()) {
             n.notify_waiters();
         }
     }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use rocketmq_sdk::protocol::message::MessageExt;
 use rocketmq_sdk::protocol::message::hash::{index_key_hash, tags_code_opt};
 use rocketmq_sdk::protocol::message::keys;
 use rocketmq_sdk::protocol::message::record::{
@@ -17,6 +18,10 @@ use super::schedule::{SCHEDULE_TOPIC, ScheduleHook};
 use super::segment::Segment;
 use super::segment_queue::SegmentQueue;
 use super::storage::Storage;
+
+/// Cache granularity of commit-log segments: appends are sequential, so big pages mean fewer
+/// cache entries and bigger writes.
+const COMMIT_LOG_CACHE_PAGE: u64 = 64 * 1024;
 
 /// Why a segment could not be chosen for an append.
 #[derive(Debug)]
@@ -41,6 +46,7 @@ pub(crate) struct CommitLog {
 /// What dispatch needs from one record: its consume-queue unit and index keys.
 #[derive(Debug, Clone)]
 pub(crate) struct DispatchInfo {
+    /// Empty on the put path, where the caller knows the topic.
     pub(crate) topic: String,
     pub(crate) queue_id: i32,
     pub(crate) queue_offset: i64,
@@ -52,40 +58,70 @@ pub(crate) struct DispatchInfo {
     pub(crate) key_hashes: Vec<i32>,
 }
 
+/// Tags code of a record: the delivery time on the schedule topic (when the message has a
+/// positive `DELAY` level), else the tag hash.
+fn compute_tags_code(
+    topic: &str,
+    tags: Option<&str>,
+    delay: Option<&str>,
+    store_ts: i64,
+    schedule: &dyn ScheduleHook,
+) -> i64 {
+    if topic == SCHEDULE_TOPIC
+        && let Some(level) = delay.and_then(|v| v.trim().parse::<i32>().ok())
+    {
+        let level = level.min(schedule.max_level());
+        if level > 0 {
+            return schedule.delivery_time(level, store_ts);
+        }
+    }
+    tags_code_opt(tags)
+}
+
+fn key_hashes(topic: &str, uniq: Option<&str>, keys_prop: Option<&str>) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Some(u) = uniq.filter(|u| !u.is_empty()) {
+        out.push(index_key_hash(topic, u));
+    }
+    if let Some(ks) = keys_prop {
+        for k in ks.split(keys::KEY_SEPARATOR).filter(|k| !k.is_empty()) {
+            out.push(index_key_hash(topic, k));
+        }
+    }
+    out
+}
+
+fn dispatch_kind(sys_flag: i32) -> (bool, bool) {
+    let tx = sys_flag & sysflag::TRANSACTION_ROLLBACK_TYPE;
+    let to_cq =
+        tx != sysflag::TRANSACTION_PREPARED_TYPE && tx != sysflag::TRANSACTION_ROLLBACK_TYPE;
+    let to_index = tx != sysflag::TRANSACTION_ROLLBACK_TYPE;
+    (to_cq, to_index)
+}
+
 impl DispatchInfo {
     /// Extracts dispatch facts from a parsed record (upstream
-    /// `checkMessageAndReturnSize` + `CommitLogDispatcherBuildIndex`).
+    /// `checkMessageAndReturnSize` + `CommitLogDispatcherBuildIndex`); used by recovery.
     pub(crate) fn from_view(view: &RecordView<'_>, schedule: &dyn ScheduleHook) -> Self {
         let topic = view.topic();
-        let tx = view.sys_flag() & sysflag::TRANSACTION_ROLLBACK_TYPE;
-        let to_consume_queue =
-            tx != sysflag::TRANSACTION_PREPARED_TYPE && tx != sysflag::TRANSACTION_ROLLBACK_TYPE;
+        let (to_consume_queue, to_index) = dispatch_kind(view.sys_flag());
         let store_ts = view.store_timestamp();
-        let mut tags_code = tags_code_opt(view.property(keys::TAGS).as_deref());
-        if topic == SCHEDULE_TOPIC {
-            if let Some(level) = view
-                .property(keys::DELAY)
-                .and_then(|v| v.trim().parse::<i32>().ok())
-            {
-                let level = level.min(schedule.max_level());
-                if level > 0 {
-                    tags_code = schedule.delivery_time(level, store_ts);
-                }
-            }
-        }
-        let mut key_hashes = Vec::new();
-        if tx != sysflag::TRANSACTION_ROLLBACK_TYPE {
-            if let Some(uniq) = view.property(keys::UNIQ_KEY) {
-                if !uniq.is_empty() {
-                    key_hashes.push(index_key_hash(topic, &uniq));
-                }
-            }
-            if let Some(ks) = view.property(keys::KEYS) {
-                for k in ks.split(keys::KEY_SEPARATOR).filter(|k| !k.is_empty()) {
-                    key_hashes.push(index_key_hash(topic, k));
-                }
-            }
-        }
+        let tags_code = compute_tags_code(
+            topic,
+            view.property(keys::TAGS).as_deref(),
+            view.property(keys::DELAY).as_deref(),
+            store_ts,
+            schedule,
+        );
+        let key_hashes = if to_index {
+            key_hashes(
+                topic,
+                view.property(keys::UNIQ_KEY).as_deref(),
+                view.property(keys::KEYS).as_deref(),
+            )
+        } else {
+            Vec::new()
+        };
         DispatchInfo {
             topic: topic.to_owned(),
             queue_id: view.queue_id(),
@@ -98,6 +134,39 @@ impl DispatchInfo {
             key_hashes,
         }
     }
+
+    /// The same facts from the message being put, before it is encoded (the put path: no
+    /// re-parse). Offsets, size and store time are filled in under the put lock.
+    pub(crate) fn from_message(
+        msg: &MessageExt,
+        schedule: &dyn ScheduleHook,
+        store_ts: i64,
+    ) -> Self {
+        let m = &msg.message;
+        let (to_consume_queue, to_index) = dispatch_kind(msg.sys_flag);
+        let props = &m.properties;
+        DispatchInfo {
+            topic: String::new(),
+            queue_id: msg.queue_id,
+            queue_offset: 0,
+            phy_offset: 0,
+            size: 0,
+            tags_code: compute_tags_code(
+                &m.topic,
+                props.get(keys::TAGS),
+                props.get(keys::DELAY),
+                store_ts,
+                schedule,
+            ),
+            store_ts,
+            to_consume_queue,
+            key_hashes: if to_index {
+                key_hashes(&m.topic, props.get(keys::UNIQ_KEY), props.get(keys::KEYS))
+            } else {
+                Vec::new()
+            },
+        }
+    }
 }
 
 impl CommitLog {
@@ -107,7 +176,7 @@ impl CommitLog {
         segment_size: u64,
     ) -> Self {
         CommitLog {
-            segs: SegmentQueue::new(storage, dir, segment_size),
+            segs: SegmentQueue::with_page_size(storage, dir, segment_size, COMMIT_LOG_CACHE_PAGE),
             last_store_ts: AtomicI64::new(0),
             syncs: AtomicU64::new(0),
         }

@@ -22,6 +22,9 @@ use serde_json::{Map, Value};
 use super::error::{StoreError, StoreResult};
 use super::storage::{Storage, read_exact_at, write_all_at};
 
+/// Largest config file read; protects against reading a damaged or hostile file whole.
+const MAX_CONFIG_FILE_LEN: usize = 256 << 20;
+
 /// `topics.json`.
 pub const TOPICS_FILE: &str = "topics.json";
 /// `subscriptionGroup.json`.
@@ -448,8 +451,13 @@ impl ConfigFiles {
             Err(e) => return Err(StoreError::io(path, e)),
         };
         let len = file.len().map_err(|e| StoreError::io(path, e))?;
-        let len =
-            usize::try_from(len).map_err(|_| StoreError::corrupt(path, "config file too large"))?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|l| *l <= MAX_CONFIG_FILE_LEN)
+            .ok_or_else(|| StoreError::ConfigFile {
+                path: path.to_path_buf(),
+                reason: format!("{len} bytes is larger than the {MAX_CONFIG_FILE_LEN}-byte limit"),
+            })?;
         let mut buf = vec![0u8; len];
         read_exact_at(file.as_ref(), &mut buf, 0).map_err(|e| StoreError::io(path, e))?;
         String::from_utf8(buf)
@@ -507,8 +515,7 @@ impl ConfigFiles {
 
     /// Saves a document atomically, keeping the previous version as `.bak`.
     pub fn save<T: ConfigDocument>(&self, doc: &T) -> StoreResult<()> {
-        self.storage
-            .create_dir_all(&self.dir)
+        super::storage::create_dir_durable(self.storage.as_ref(), &self.dir)
             .map_err(|e| StoreError::io(&self.dir, e))?;
         let main = self.path_of(T::FILE_NAME, "");
         let tmp = self.path_of(T::FILE_NAME, ".tmp");

@@ -159,13 +159,13 @@ impl ConsumeQueue {
         // Segments wholly before the end are full, the one holding it is cut there (its zeroed
         // tail is exactly what a never-written file has), later ones are deleted.
         let segs = self.segs.segments();
-        if let Some(last) = segs.last() {
-            if end_abs >= last.start() + last.size() {
-                for s in &segs {
-                    s.set_positions(s.size());
-                }
-                return Ok(());
+        if let Some(last) = segs.last()
+            && end_abs >= last.start() + last.size()
+        {
+            for s in &segs {
+                s.set_positions(s.size());
             }
+            return Ok(());
         }
         self.segs.truncate_from(end_abs)
     }
@@ -189,8 +189,14 @@ impl ConsumeQueue {
         size: i32,
         tags_code: i64,
     ) -> StoreResult<bool> {
-        let expected = queue_offset * CQ_UNIT_SIZE;
         let seg_size = self.segs.segment_size();
+        let Some(expected) = queue_offset
+            .checked_mul(CQ_UNIT_SIZE)
+            .filter(|e| *e < i64::MAX as u64 / 2)
+        else {
+            tracing::error!(topic = %self.topic, queue = self.queue_id, queue_offset, "impossible queue offset, not dispatched");
+            return Ok(false);
+        };
         if self.segs.last().is_none() {
             let seg = self.segs.create_next(expected)?;
             if expected > seg.start() {
@@ -202,19 +208,36 @@ impl ConsumeQueue {
             }
             self.min_logic_offset.store(expected, Ordering::Release);
         }
-        let cur = self.segs.max_offset();
+        let last = self.segs.last();
+        let cur = last
+            .as_ref()
+            .map_or_else(|| self.segs.max_offset(), |l| l.start() + l.wrote());
         if expected < cur {
             tracing::debug!(topic = %self.topic, queue = self.queue_id, queue_offset, "unit already present, skipped");
             return Ok(false);
         }
-        if expected > cur {
-            tracing::warn!(
+        if expected > cur + seg_size {
+            // More than a file of missing units: a damaged header, not a lost tail.
+            tracing::error!(
                 topic = %self.topic, queue = self.queue_id, expected = queue_offset,
-                current = cur / CQ_UNIT_SIZE, "gap in consume queue, filling blank units"
+                current = cur / CQ_UNIT_SIZE, "queue offset far past the end, not dispatched"
             );
-            self.fill_blanks(cur, expected)?;
+            return Ok(false);
         }
-        let seg = self.segs.last_or_create(expected - expected % seg_size)?;
+        let seg = match last {
+            // The common case: appending right at the end of a file with room.
+            Some(l) if expected == cur && !l.is_full() => l,
+            _ => {
+                if expected > cur {
+                    tracing::warn!(
+                        topic = %self.topic, queue = self.queue_id, expected = queue_offset,
+                        current = cur / CQ_UNIT_SIZE, "gap in consume queue, filling blank units"
+                    );
+                    self.fill_blanks(cur, expected)?;
+                }
+                self.segs.last_or_create(expected - expected % seg_size)?
+            }
+        };
         seg.append(&CqUnit::encode(commit_log_offset, size, tags_code))?;
         self.max_physic_offset
             .store(commit_log_offset + i64::from(size), Ordering::Release);
@@ -242,7 +265,9 @@ impl ConsumeQueue {
 
     /// The unit at `queue_offset`, if it is within `[min, max)`.
     pub(crate) fn get(&self, queue_offset: u64) -> StoreResult<Option<CqUnit>> {
-        let byte = queue_offset * CQ_UNIT_SIZE;
+        let Some(byte) = queue_offset.checked_mul(CQ_UNIT_SIZE) else {
+            return Ok(None);
+        };
         if byte < self.min_logic_offset.load(Ordering::Acquire) || byte >= self.segs.max_offset() {
             return Ok(None);
         }
@@ -257,7 +282,9 @@ impl ConsumeQueue {
     /// Up to `max` units from `queue_offset`, all from the file holding it (like upstream's
     /// `getIndexBuffer`); empty when the offset is outside `[min, max)`.
     pub(crate) fn units_from(&self, queue_offset: u64, max: usize) -> StoreResult<Vec<CqUnit>> {
-        let byte = queue_offset * CQ_UNIT_SIZE;
+        let Some(byte) = queue_offset.checked_mul(CQ_UNIT_SIZE) else {
+            return Ok(Vec::new());
+        };
         let end = self.segs.max_offset();
         if byte < self.min_logic_offset.load(Ordering::Acquire) || byte >= end {
             return Ok(Vec::new());

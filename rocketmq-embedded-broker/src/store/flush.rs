@@ -61,6 +61,11 @@ impl FlushCoordinator {
         }
     }
 
+    /// The last published flushed offset.
+    pub(crate) fn flushed(&self) -> i64 {
+        self.progress.borrow().flushed
+    }
+
     pub(crate) fn subscribe(&self) -> watch::Receiver<FlushProgress> {
         self.progress.subscribe()
     }
@@ -108,6 +113,15 @@ impl FlushCoordinator {
         !r.stop
     }
 
+    /// Forgets requests a failed flush already answered (their waiters got the failure), so
+    /// a persistent fault does not make the flusher spin; later requests stay.
+    pub(crate) fn clear_requests_up_to(&self, attempted: i64) {
+        let mut r = lock(&self.requests);
+        if r.target <= attempted {
+            r.target = 0;
+        }
+    }
+
     pub(crate) fn stop(&self) {
         lock(&self.requests).stop = true;
         self.cv.notify_all();
@@ -134,12 +148,14 @@ impl FlushCoordinator {
 
     /// Appender side: waits until `target` is durable, a flush covering it fails, or the store
     /// stops; `None` on timeout.
+    /// `seen_failures` is the failure count read right after subscribing, before the request
+    /// was made, so a failure published in between is not missed.
     pub(crate) async fn wait_for(
         mut rx: watch::Receiver<FlushProgress>,
+        seen_failures: u64,
         target: i64,
         timeout: Duration,
     ) -> Option<WaitOutcome> {
-        let seen_failures = rx.borrow().failures;
         let fut = rx.wait_for(|p| {
             p.flushed >= target
                 || p.stopped

@@ -106,10 +106,10 @@ impl Store {
                 removing = true;
                 continue;
             }
-            if let Some(f) = filter {
-                if !f.matches_tags_code(u.tags_code) {
-                    continue;
-                }
+            if let Some(f) = filter
+                && !f.matches_tags_code(u.tags_code)
+            {
+                continue;
             }
             bytes += size;
             wanted.push(u);

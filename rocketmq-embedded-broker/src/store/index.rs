@@ -152,6 +152,7 @@ impl IndexFile {
         prev_end_ts: i64,
     ) -> StoreResult<Self> {
         let seg = Segment::open(storage, path, 0, Self::file_size(slot_num, entry_num), true)?;
+        seg.pin_below(INDEX_HEADER_SIZE + u64::from(slot_num) * INDEX_SLOT_SIZE);
         let header = IndexHeader {
             begin_timestamp: prev_end_ts,
             end_timestamp: prev_end_ts,
@@ -186,6 +187,7 @@ impl IndexFile {
             Self::file_size(slot_num, entry_num),
             false,
         )?;
+        seg.pin_below(INDEX_HEADER_SIZE + u64::from(slot_num) * INDEX_SLOT_SIZE);
         let mut b = [0u8; 40];
         seg.read(0, &mut b)?;
         let mut header = IndexHeader::decode(&b);
@@ -238,7 +240,10 @@ impl IndexFile {
             return Ok(false);
         }
         let slot = u32::try_from(key_hash).unwrap_or(0) % self.slot_num;
-        let mut slot_value = self.read_slot(slot)?;
+        let mut seg = self.seg.lock_for_update();
+        let mut b = [0u8; 4];
+        seg.read(self.slot_pos(slot), &mut b)?;
+        let mut slot_value = i32::from_be_bytes(b);
         if slot_value <= 0 || slot_value > count {
             slot_value = 0;
         }
@@ -258,8 +263,9 @@ impl IndexFile {
             time_diff,
             prev: slot_value,
         };
-        self.seg.write(self.entry_pos(count), &entry.encode())?;
-        self.seg.write(self.slot_pos(slot), &count.to_be_bytes())?;
+        seg.write(self.entry_pos(count), &entry.encode())?;
+        seg.write(self.slot_pos(slot), &count.to_be_bytes())?;
+        drop(seg);
         if slot_value == 0 {
             st.header.hash_slot_count += 1;
         }
@@ -473,10 +479,8 @@ impl IndexService {
                 self.entry_num,
             )?));
         }
-        if !clean {
-            if let Some(last) = files.last() {
-                last.repair()?;
-            }
+        if !clean && let Some(last) = files.last() {
+            last.repair()?;
         }
         *write_lock(&self.files) = files;
         self.recompute_indexed_through();
@@ -502,16 +506,18 @@ impl IndexService {
     }
 
     fn writable_file(&self, now_millis: i64) -> StoreResult<Arc<IndexFile>> {
-        if let Some(last) = read_lock(&self.files).last() {
-            if !last.is_full() {
-                return Ok(last.clone());
-            }
+        if let Some(last) = read_lock(&self.files).last()
+            && !last.is_full()
+        {
+            return Ok(last.clone());
         }
         let mut files = write_lock(&self.files);
         let (prev_phy, prev_ts, mut name_num) = match files.last() {
             Some(l) => {
-                // Seal the full file before any entry goes to the next one.
+                // Seal the full file before any entry goes to the next one; its pages are all
+                // clean now and it is only read from here on, so let the OS cache it.
                 l.flush()?;
+                l.drop_cache();
                 let h = l.header();
                 let n: u64 = l
                     .path()
@@ -528,8 +534,7 @@ impl IndexService {
             .parse()
             .unwrap_or(0);
         name_num = name_num.max(candidate);
-        self.storage
-            .create_dir_all(&self.dir)
+        super::storage::create_dir_durable(self.storage.as_ref(), &self.dir)
             .map_err(|e| StoreError::io(&self.dir, e))?;
         let path = self.dir.join(format!("{name_num:017}"));
         let file = Arc::new(IndexFile::create(

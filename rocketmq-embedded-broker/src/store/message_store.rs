@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) delete_hours: Vec<u32>,
     pub(crate) config_files: ConfigFiles,
     pub(crate) stopper: super::services::Stopper,
+    /// Commit-log offset at which an appender last woke the async flusher early.
+    pub(crate) eager_flush_at: AtomicI64,
 }
 
 impl Inner {
@@ -137,8 +139,7 @@ impl Store {
     pub fn open(config: StoreConfig) -> StoreResult<(Store, RecoveryReport)> {
         let storage = config.storage.clone();
         let root = config.root.clone();
-        storage
-            .create_dir_all(&root)
+        super::storage::create_dir_durable(storage.as_ref(), &root)
             .map_err(|e| StoreError::io(&root, e))?;
         let dir_lock = storage.lock(&config.lock_path()).map_err(|e| {
             if e.kind() == std::io::ErrorKind::WouldBlock {
@@ -196,6 +197,7 @@ impl Store {
             delete_hours,
             config_files: ConfigFiles::new(storage.clone(), config.config_dir()),
             stopper: super::services::Stopper::default(),
+            eager_flush_at: AtomicI64::new(0),
             storage: storage.clone(),
             config,
         });

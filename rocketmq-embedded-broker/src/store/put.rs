@@ -9,15 +9,20 @@ use rocketmq_sdk::protocol::message::MessageExt;
 use rocketmq_sdk::protocol::message::id::offset_msg_id;
 use rocketmq_sdk::protocol::message::properties::MAX_PROPERTIES_LEN;
 use rocketmq_sdk::protocol::message::record::{
-    RecordView, encode_record, patch_physical_offset, patch_queue_offset, patch_store_timestamp,
+    encode_record, patch_physical_offset, patch_queue_offset, patch_store_timestamp,
 };
 use rocketmq_sdk::protocol::message::sysflag;
 
+use std::sync::Arc;
+
 use super::commit_log::{AppendError, DispatchInfo};
+use super::consume_queue::ConsumeQueue;
 use super::flush::{FlushCoordinator, WaitOutcome};
 use super::message_store::{Inner, Store, is_sync};
 use super::result::{PutResult, PutStatus};
+use super::schedule::SCHEDULE_TOPIC;
 use super::segment::lock;
+use super::services::EAGER_FLUSH_BYTES;
 
 /// Longest topic name with the V1 magic (upstream `TopicValidator.TOPIC_MAX_LENGTH`).
 const MAX_TOPIC_LEN: usize = 127;
@@ -41,6 +46,23 @@ pub(crate) fn validate_topic(topic: &str) -> Result<(), String> {
         return Err(format!("topic contains illegal character {c:?}"));
     }
     Ok(())
+}
+
+thread_local! {
+    /// Encode buffer reused across puts on a thread (saves an allocation per message).
+    static ENCODE_BUFFER: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
+fn take_encode_buffer() -> BytesMut {
+    ENCODE_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()))
+}
+
+/// Returns the buffer for reuse unless a big batch made it large.
+fn return_encode_buffer(mut buf: BytesMut) {
+    if buf.capacity() <= 1 << 20 {
+        buf.clear();
+        ENCODE_BUFFER.with(|b| *b.borrow_mut() = buf);
+    }
 }
 
 struct Appended {
@@ -74,8 +96,10 @@ impl Store {
             return result;
         };
         let rx = self.inner.flush.subscribe();
+        let seen_failures = rx.borrow().failures;
         self.inner.flush.request(target);
-        match FlushCoordinator::wait_for(rx, target, self.inner.config.sync_flush_timeout).await {
+        let timeout = self.inner.config.sync_flush_timeout;
+        match FlushCoordinator::wait_for(rx, seen_failures, target, timeout).await {
             Some(WaitOutcome::Flushed) => {}
             Some(WaitOutcome::Failed) => {
                 result.status = PutStatus::IoError;
@@ -91,7 +115,14 @@ impl Store {
 }
 
 impl Inner {
-    fn append(&self, mut msgs: Vec<MessageExt>) -> Appended {
+    fn append(&self, msgs: Vec<MessageExt>) -> Appended {
+        let mut buf = take_encode_buffer();
+        let r = self.append_with(msgs, &mut buf);
+        return_encode_buffer(buf);
+        r
+    }
+
+    fn append_with(&self, mut msgs: Vec<MessageExt>, buf: &mut BytesMut) -> Appended {
         let fail = |status, detail: String| Appended {
             result: PutResult::error(status, detail),
             wait_target: None,
@@ -124,7 +155,6 @@ impl Inner {
             );
         }
         let mut wait = false;
-        let mut buf = BytesMut::new();
         let mut lens = Vec::with_capacity(msgs.len());
         for m in &mut msgs {
             if m.message.topic != topic || m.queue_id != queue_id {
@@ -159,7 +189,7 @@ impl Inner {
             m.commit_log_offset = 0;
             m.queue_offset = 0;
             let before = buf.len();
-            if let Err(e) = encode_record(m, &mut buf) {
+            if let Err(e) = encode_record(m, buf) {
                 return fail(PutStatus::MessageIllegal, e.to_string());
             }
             lens.push(buf.len() - before);
@@ -169,7 +199,11 @@ impl Inner {
             let tx = msgs[0].sys_flag & sysflag::TRANSACTION_ROLLBACK_TYPE;
             tx != sysflag::TRANSACTION_PREPARED_TYPE && tx != sysflag::TRANSACTION_ROLLBACK_TYPE
         };
-        drop(msgs);
+        let mut infos: Vec<DispatchInfo> = msgs
+            .iter()
+            .map(|m| DispatchInfo::from_message(m, self.schedule.as_ref(), 0))
+            .collect();
+        let scheduled = topic == SCHEDULE_TOPIC;
 
         let guard = lock(&self.put_lock);
         if !self.running.load(Ordering::Acquire) {
@@ -206,6 +240,14 @@ impl Inner {
             } else {
                 0
             };
+            let info = &mut infos[i];
+            if scheduled {
+                *info = DispatchInfo::from_message(&msgs[i], self.schedule.as_ref(), now);
+            }
+            info.queue_offset = qoff;
+            info.phy_offset = rec_phy;
+            info.size = i32::try_from(*len).unwrap_or(i32::MAX);
+            info.store_ts = now;
             // The record was just encoded by us, so these fields exist.
             let patched = patch_store_timestamp(rec, now)
                 .and_then(|()| patch_physical_offset(rec, rec_phy))
@@ -216,20 +258,13 @@ impl Inner {
             msg_ids.push(offset_msg_id(self.config.store_host, rec_phy));
             pos += len;
         }
-        if let Err(e) = seg.append(&buf) {
+        if let Err(e) = seg.append(&buf[..]) {
             return fail(PutStatus::IoError, e.to_string());
         }
         self.commit_log.set_last_store_ts(now);
         let mut notify = None;
-        let mut pos = 0;
-        for len in &lens {
-            let rec = &buf[pos..pos + len];
-            pos += len;
-            let Ok(view) = RecordView::parse(rec) else {
-                continue;
-            };
-            let info = DispatchInfo::from_view(&view, self.schedule.as_ref());
-            if let Err(e) = self.dispatch(&info) {
+        for info in &infos {
+            if let Err(e) = self.dispatch(&topic, cq.as_ref(), info) {
                 tracing::error!(error = %e, topic = %topic, queue_id, "dispatch failed");
                 self.logics_error.store(true, Ordering::Release);
                 return Appended {
@@ -248,16 +283,21 @@ impl Inner {
                 };
             }
             if info.to_consume_queue {
-                notify = Some((
-                    topic.clone(),
-                    queue_id,
-                    info.queue_offset + 1,
-                    info.tags_code,
-                    now,
-                ));
+                notify = Some((queue_id, info.queue_offset + 1, info.tags_code));
             }
         }
         drop(guard);
+        if !is_sync(&self.config) {
+            // Wake the async flusher early once enough is unflushed (see `services`).
+            let end = phy + total as i64;
+            let flushed = self.flush.flushed();
+            let last = self.eager_flush_at.load(Ordering::Relaxed);
+            let eager = EAGER_FLUSH_BYTES as i64;
+            if end - flushed >= eager && end - last >= eager {
+                self.eager_flush_at.store(end, Ordering::Relaxed);
+                self.flush.request(end);
+            }
+        }
         self.records_put
             .fetch_add(lens.len() as u64, Ordering::Relaxed);
         self.bytes_put.fetch_add(total as u64, Ordering::Relaxed);
@@ -273,17 +313,30 @@ impl Inner {
                 message_count: lens.len(),
             },
             wait_target: (is_sync(&self.config) && wait).then_some(phy + total as i64),
-            notify,
+            notify: notify.map(|(q, max, tags)| (topic, q, max, tags, now)),
         }
     }
 
     /// Writes one record's consume-queue unit and index keys (upstream `doDispatch`). Skips
     /// what is already there, so recovery can re-dispatch freely. Returns whether a unit was
     /// added.
-    pub(crate) fn dispatch(&self, info: &DispatchInfo) -> super::error::StoreResult<bool> {
+    /// `cq` is the record's queue when the caller already has it.
+    pub(crate) fn dispatch(
+        &self,
+        topic: &str,
+        cq: Option<&Arc<ConsumeQueue>>,
+        info: &DispatchInfo,
+    ) -> super::error::StoreResult<bool> {
         let mut added = false;
         if info.to_consume_queue && info.queue_offset >= 0 && info.queue_id >= 0 {
-            let cq = self.consume_queue_or_create(&info.topic, info.queue_id);
+            let owned;
+            let cq = match cq {
+                Some(q) => q,
+                None => {
+                    owned = self.consume_queue_or_create(topic, info.queue_id);
+                    &owned
+                }
+            };
             added = cq.put(
                 u64::try_from(info.queue_offset).unwrap_or(0),
                 info.phy_offset,

@@ -177,10 +177,11 @@ fn load_consume_queues(inner: &Inner) -> StoreResult<usize> {
 fn abnormal_start(inner: &Inner, segs: &[Arc<Segment>]) -> usize {
     let safe = inner.checkpoint.values().min_timestamp_index();
     for (i, seg) in segs.iter().enumerate().rev() {
-        if let Some(ts) = inner.commit_log.first_store_ts(seg) {
-            if ts != 0 && ts <= safe {
-                return i;
-            }
+        if let Some(ts) = inner.commit_log.first_store_ts(seg)
+            && ts != 0
+            && ts <= safe
+        {
+            return i;
         }
     }
     0
@@ -334,7 +335,7 @@ pub(crate) fn recover(inner: &Inner, abnormal: bool) -> StoreResult<RecoveryRepo
                 last_ts = v.store_timestamp();
                 if dispatch_error.is_none() {
                     let info = DispatchInfo::from_view(v, inner.schedule.as_ref());
-                    match inner.dispatch(&info) {
+                    match inner.dispatch(&info.topic, None, &info) {
                         Ok(true) => rebuilt += 1,
                         Ok(false) => {}
                         Err(e) => dispatch_error = Some(e),

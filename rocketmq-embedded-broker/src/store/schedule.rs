@@ -28,13 +28,17 @@ impl DelayLevelTable {
     pub const DEFAULT_LEVELS: &'static str =
         "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
 
-    /// Parses a space-separated list of `<n><unit>` with units `s`, `m`, `h`, `d`.
+    /// Parses a space-separated list of `<n><unit>` with units `s`, `m`, `h`, `d` (as
+    /// upstream) and `ms`.
     pub fn parse(levels: &str) -> Option<Self> {
         let mut delays_ms = Vec::new();
         for item in levels.split_whitespace() {
-            let (num, unit) = item.split_at(item.len().checked_sub(1)?);
+            // `ms` is an extension of this broker (tests want millisecond ladders).
+            let unit_len = if item.ends_with("ms") { 2 } else { 1 };
+            let (num, unit) = item.split_at(item.len().checked_sub(unit_len)?);
             let n: i64 = num.parse().ok()?;
             let mult = match unit {
+                "ms" => 1,
                 "s" => 1000,
                 "m" => 60_000,
                 "h" => 3_600_000,
@@ -91,6 +95,10 @@ mod tests {
         assert_eq!(t.delay_ms(18), Some(7_200_000));
         assert_eq!(t.delivery_time(3, 1000), 11_000);
         assert!(DelayLevelTable::parse("1x").is_none());
+        let ms = DelayLevelTable::parse("10ms 2s").unwrap();
+        assert_eq!(ms.delay_ms(1), Some(10));
+        assert_eq!(ms.delay_ms(2), Some(2000));
+        assert!(DelayLevelTable::parse("ms").is_none());
         assert!(DelayLevelTable::parse("").is_none());
     }
 }

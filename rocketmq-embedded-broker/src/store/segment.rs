@@ -11,7 +11,6 @@
 //! Appends (`append`) move a write cursor (`wrote`); `flushed` is the cursor value covered by
 //! the last successful flush. Random writes (`write`) serve the index file's hash slots.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,19 +35,96 @@ pub(crate) fn write_lock<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A cached page. The data is shared with an in-flight flush (`Arc`), and copied on write
+/// only if a flush still holds it.
 #[derive(Debug)]
 struct Page {
-    data: Box<[u8]>,
+    data: Arc<Vec<u8>>,
     dirty: bool,
     version: u64,
 }
 
+/// Cached pages by page number: a vector indexed directly (grown on demand), because index
+/// slots hit thousands of pages at random and a tree search per write showed in profiles.
+#[derive(Debug, Default)]
+struct PageTable {
+    slots: Vec<Option<Page>>,
+    len: usize,
+}
+
+impl PageTable {
+    fn slot(idx: u64) -> usize {
+        usize::try_from(idx).unwrap_or(usize::MAX)
+    }
+
+    fn contains_key(&self, idx: &u64) -> bool {
+        self.get(idx).is_some()
+    }
+
+    fn get(&self, idx: &u64) -> Option<&Page> {
+        self.slots.get(Self::slot(*idx)).and_then(Option::as_ref)
+    }
+
+    fn get_mut(&mut self, idx: &u64) -> Option<&mut Page> {
+        self.slots
+            .get_mut(Self::slot(*idx))
+            .and_then(Option::as_mut)
+    }
+
+    fn insert(&mut self, idx: u64, page: Page) {
+        let i = Self::slot(idx);
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        if self.slots[i].replace(page).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, idx: &u64) -> Option<Page> {
+        let p = self.slots.get_mut(Self::slot(*idx)).and_then(Option::take);
+        if p.is_some() {
+            self.len -= 1;
+        }
+        p
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.len = 0;
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Page numbers present at or after `first`, ascending.
+    fn keys_from(&self, first: u64) -> Vec<u64> {
+        let start = Self::slot(first).min(self.slots.len());
+        self.slots[start..]
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_some())
+            .map(|(i, _)| (start + i) as u64)
+            .collect()
+    }
+}
+
 #[derive(Debug, Default)]
 struct PageCache {
-    pages: BTreeMap<u64, Page>,
+    pages: PageTable,
+    /// Pages that turned dirty since the last snapshot (may hold duplicates and pages removed
+    /// since; the flush filters).
+    dirty_list: Vec<u64>,
     dirty: usize,
     version: u64,
+    /// Buffers of evicted pages, reused (zeroed) for new pages instead of fresh allocations.
+    free: Vec<Vec<u8>>,
 }
+
+/// Evicted page buffers kept per segment for reuse.
+const FREE_PAGES: usize = 256;
 
 /// A file of fixed size whose name is the absolute offset of its first byte.
 #[derive(Debug)]
@@ -56,6 +132,9 @@ pub(crate) struct Segment {
     path: PathBuf,
     start: u64,
     size: u64,
+    /// Cache granularity: [`PAGE_SIZE`] for random writes (index slots, consume queues), larger
+    /// for the append-only commit log.
+    page_size: u64,
     file: Arc<dyn StorageFile>,
     cache: RwLock<PageCache>,
     wrote: AtomicU64,
@@ -63,17 +142,32 @@ pub(crate) struct Segment {
     /// Bytes at or past this relative offset were never written to the file by us and read as
     /// zeros, so a fresh page there needs no `pread`.
     high_water: AtomicU64,
+    /// Pages wholly below this relative offset stay cached after a flush.
+    pin_below: AtomicU64,
     flush_lock: Mutex<()>,
 }
 
 impl Segment {
-    /// Opens (or creates, preallocated sparse to `size`) the segment file at `path`.
+    /// Opens (or creates, preallocated sparse to `size`) the segment file at `path`, caching
+    /// [`PAGE_SIZE`] pages.
     pub(crate) fn open(
         storage: &dyn Storage,
         path: &Path,
         start: u64,
         size: u64,
         create: bool,
+    ) -> StoreResult<Self> {
+        Self::open_with_page_size(storage, path, start, size, create, PAGE_SIZE)
+    }
+
+    /// [`open`](Self::open) with another cache granularity (a multiple of [`PAGE_SIZE`]).
+    pub(crate) fn open_with_page_size(
+        storage: &dyn Storage,
+        path: &Path,
+        start: u64,
+        size: u64,
+        create: bool,
+        page_size: u64,
     ) -> StoreResult<Self> {
         let existed = storage.exists(path);
         let file = storage
@@ -95,11 +189,13 @@ impl Segment {
             path: path.to_path_buf(),
             start,
             size,
+            page_size: page_size.max(PAGE_SIZE),
             file,
             cache: RwLock::new(PageCache::default()),
             wrote: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
             high_water: AtomicU64::new(high_water),
+            pin_below: AtomicU64::new(0),
             flush_lock: Mutex::new(()),
         })
     }
@@ -142,20 +238,33 @@ impl Segment {
         self.flushed.store(pos, Ordering::Release);
     }
 
+    /// Keeps pages below relative offset `rel` cached across flushes (the index's hash slots,
+    /// which are read and written at random).
+    pub(crate) fn pin_below(&self, rel: u64) {
+        self.pin_below.store(rel, Ordering::Release);
+    }
+
     /// Number of dirty pages in the cache.
     pub(crate) fn dirty_pages(&self) -> usize {
         read_lock(&self.cache).dirty
     }
 
-    fn load_page(&self, idx: u64) -> io::Result<Page> {
-        let mut data = vec![0u8; PAGE_SIZE as usize].into_boxed_slice();
-        let off = idx * PAGE_SIZE;
+    fn load_page(&self, idx: u64, free: Option<&mut Vec<Vec<u8>>>) -> io::Result<Page> {
+        let ps = self.page_size;
+        let mut data = match free.and_then(|f| f.pop()) {
+            Some(mut d) => {
+                d.fill(0);
+                d
+            }
+            None => vec![0u8; ps as usize],
+        };
+        let off = idx * ps;
         if off < self.high_water.load(Ordering::Acquire) {
-            let n = PAGE_SIZE.min(self.size.saturating_sub(off)) as usize;
+            let n = ps.min(self.size.saturating_sub(off)) as usize;
             read_exact_at(self.file.as_ref(), &mut data[..n], off)?;
         }
         Ok(Page {
-            data,
+            data: Arc::new(data),
             dirty: false,
             version: 0,
         })
@@ -175,24 +284,27 @@ impl Segment {
         }
         cache.version += 1;
         let version = cache.version;
+        let ps = self.page_size;
         let mut pos = rel;
         while pos < end {
-            let idx = pos / PAGE_SIZE;
-            let in_page = (pos % PAGE_SIZE) as usize;
-            let n = ((PAGE_SIZE - pos % PAGE_SIZE).min(end - pos)) as usize;
+            let idx = pos / ps;
+            let in_page = (pos % ps) as usize;
+            let n = ((ps - pos % ps).min(end - pos)) as usize;
             if !cache.pages.contains_key(&idx) {
-                let page = self.load_page(idx)?;
+                let page = self.load_page(idx, Some(&mut cache.free))?;
                 cache.pages.insert(idx, page);
             }
             let Some(page) = cache.pages.get_mut(&idx) else {
                 return Err(io::Error::other("page vanished"));
             };
             let src = (pos - rel) as usize;
-            page.data[in_page..in_page + n].copy_from_slice(&bytes[src..src + n]);
+            Arc::make_mut(&mut page.data)[in_page..in_page + n]
+                .copy_from_slice(&bytes[src..src + n]);
             page.version = version;
             if !page.dirty {
                 page.dirty = true;
                 cache.dirty += 1;
+                cache.dirty_list.push(idx);
             }
             pos += n as u64;
         }
@@ -204,6 +316,15 @@ impl Segment {
         let mut cache = write_lock(&self.cache);
         self.write_locked(&mut cache, rel, bytes)
             .map_err(|e| StoreError::io(&self.path, e))
+    }
+
+    /// Holds the cache lock for a read-modify-write sequence (an index insert reads a slot and
+    /// writes an entry and the slot), so it costs one lock instead of three.
+    pub(crate) fn lock_for_update(&self) -> LockedSegment<'_> {
+        LockedSegment {
+            seg: self,
+            cache: write_lock(&self.cache),
+        }
     }
 
     /// Appends at the write cursor; the caller has checked that `bytes` fits.
@@ -239,11 +360,12 @@ impl Segment {
         let mut misses: Vec<(u64, u64)> = Vec::new();
         {
             let cache = read_lock(&self.cache);
+            let ps = self.page_size;
             let mut pos = rel;
             while pos < end {
-                let idx = pos / PAGE_SIZE;
-                let in_page = (pos % PAGE_SIZE) as usize;
-                let n = (PAGE_SIZE - pos % PAGE_SIZE).min(end - pos);
+                let idx = pos / ps;
+                let in_page = (pos % ps) as usize;
+                let n = (ps - pos % ps).min(end - pos);
                 let dst = (pos - rel) as usize;
                 match cache.pages.get(&idx) {
                     Some(page) => buf[dst..dst + n as usize]
@@ -285,14 +407,16 @@ impl Segment {
         write_all_at(self.file.as_ref(), bytes, rel).map_err(|e| StoreError::io(&self.path, e))?;
         let end = rel + bytes.len() as u64;
         self.high_water.fetch_max(end, Ordering::AcqRel);
+        let ps = self.page_size;
         let mut pos = rel;
         while pos < end {
-            let idx = pos / PAGE_SIZE;
-            let in_page = (pos % PAGE_SIZE) as usize;
-            let n = ((PAGE_SIZE - pos % PAGE_SIZE).min(end - pos)) as usize;
+            let idx = pos / ps;
+            let in_page = (pos % ps) as usize;
+            let n = ((ps - pos % ps).min(end - pos)) as usize;
             if let Some(page) = cache.pages.get_mut(&idx) {
                 let src = (pos - rel) as usize;
-                page.data[in_page..in_page + n].copy_from_slice(&bytes[src..src + n]);
+                Arc::make_mut(&mut page.data)[in_page..in_page + n]
+                    .copy_from_slice(&bytes[src..src + n]);
             }
             pos += n as u64;
         }
@@ -337,8 +461,13 @@ impl Segment {
                 return Ok(self.flushed());
             }
             let mut snap = Vec::with_capacity(cache.dirty);
-            for (&idx, page) in cache.pages.iter_mut() {
-                if page.dirty {
+            let mut list = std::mem::take(&mut cache.dirty_list);
+            list.sort_unstable();
+            list.dedup();
+            for idx in list {
+                if let Some(page) = cache.pages.get_mut(&idx)
+                    && page.dirty
+                {
                     page.dirty = false;
                     snap.push((idx, page.version, page.data.clone()));
                 }
@@ -355,15 +484,26 @@ impl Segment {
         match result {
             Ok(()) => {
                 self.flushed.fetch_max(target, Ordering::AcqRel);
-                // Evict clean pages below the tail page; they are in the file now.
-                let tail_page = self.wrote.load(Ordering::Acquire) / PAGE_SIZE;
-                for (idx, version, _) in &snapshot {
-                    if *idx >= tail_page {
+                // Evict the written pages, they are in the file now; keep the page appends go
+                // to next and the pinned prefix (hot index slots).
+                let tail_page = self.wrote.load(Ordering::Acquire) / self.page_size;
+                let pinned = self.pin_below.load(Ordering::Acquire);
+                for (idx, version, data) in snapshot {
+                    if idx == tail_page || (idx + 1) * self.page_size <= pinned {
                         continue;
                     }
-                    if let Some(p) = cache.pages.get(idx) {
-                        if !p.dirty && p.version == *version {
-                            cache.pages.remove(idx);
+                    let evict = cache
+                        .pages
+                        .get(&idx)
+                        .is_some_and(|p| !p.dirty && p.version == version);
+                    if evict {
+                        cache.pages.remove(&idx);
+                        // The cache's reference is gone; ours may be the last one.
+                        if cache.free.len() < FREE_PAGES
+                            && let Ok(buf) = Arc::try_unwrap(data)
+                            && buf.len() == self.page_size as usize
+                        {
+                            cache.free.push(buf);
                         }
                     }
                 }
@@ -371,11 +511,12 @@ impl Segment {
             }
             Err(e) => {
                 for (idx, _, _) in &snapshot {
-                    if let Some(p) = cache.pages.get_mut(idx) {
-                        if !p.dirty {
-                            p.dirty = true;
-                            cache.dirty += 1;
-                        }
+                    if let Some(p) = cache.pages.get_mut(idx)
+                        && !p.dirty
+                    {
+                        p.dirty = true;
+                        cache.dirty += 1;
+                        cache.dirty_list.push(*idx);
                     }
                 }
                 Err(e)
@@ -383,26 +524,44 @@ impl Segment {
         }
     }
 
-    fn write_pages(&self, snapshot: &[(u64, u64, Box<[u8]>)]) -> StoreResult<()> {
-        let mut i = 0;
-        let mut buf: Vec<u8> = Vec::new();
-        while i < snapshot.len() {
-            let first = snapshot[i].0;
-            let mut j = i;
-            buf.clear();
-            while j < snapshot.len() && snapshot[j].0 == first + (j - i) as u64 {
-                buf.extend_from_slice(&snapshot[j].2);
-                j += 1;
+    /// Writes the snapshot's pages, coalescing consecutive pages into writes of up to 1 MiB
+    /// through one reused buffer.
+    fn write_pages(&self, snapshot: &[(u64, u64, Arc<Vec<u8>>)]) -> StoreResult<()> {
+        const MAX_WRITE: usize = 1 << 20;
+        let ps = self.page_size;
+        let mut buf: Vec<u8> = Vec::with_capacity(MAX_WRITE.max(ps as usize));
+        let mut buf_off = 0u64;
+        let flush_buf = |buf: &mut Vec<u8>, off: u64| -> StoreResult<()> {
+            if buf.is_empty() {
+                return Ok(());
             }
-            let off = first * PAGE_SIZE;
             let len = (buf.len() as u64).min(self.size.saturating_sub(off)) as usize;
             write_all_at(self.file.as_ref(), &buf[..len], off)
                 .map_err(|e| StoreError::io(&self.path, e))?;
             self.high_water
                 .fetch_max(off + len as u64, Ordering::AcqRel);
-            i = j;
+            buf.clear();
+            Ok(())
+        };
+        for (idx, _, data) in snapshot {
+            let off = idx * ps;
+            if ps >= 64 * 1024 {
+                // Big pages go out as they are: no copy into the buffer.
+                let len = (data.len() as u64).min(self.size.saturating_sub(off)) as usize;
+                write_all_at(self.file.as_ref(), &data[..len], off)
+                    .map_err(|e| StoreError::io(&self.path, e))?;
+                self.high_water
+                    .fetch_max(off + len as u64, Ordering::AcqRel);
+                continue;
+            }
+            let contiguous = !buf.is_empty() && buf_off + buf.len() as u64 == off;
+            if !contiguous || buf.len() + data.len() > MAX_WRITE {
+                flush_buf(&mut buf, buf_off)?;
+                buf_off = off;
+            }
+            buf.extend_from_slice(data);
         }
-        Ok(())
+        flush_buf(&mut buf, buf_off)
     }
 
     /// Discards everything at or past relative offset `rel`: cached pages, file content (by
@@ -411,19 +570,20 @@ impl Segment {
         let rel = rel.min(self.size);
         let _flush = lock(&self.flush_lock);
         let mut cache = write_lock(&self.cache);
-        let first_gone = rel.div_ceil(PAGE_SIZE);
-        let gone: Vec<u64> = cache.pages.range(first_gone..).map(|(k, _)| *k).collect();
+        let ps = self.page_size;
+        let first_gone = rel.div_ceil(ps);
+        let gone = cache.pages.keys_from(first_gone);
         for idx in gone {
-            if let Some(p) = cache.pages.remove(&idx) {
-                if p.dirty {
-                    cache.dirty -= 1;
-                }
+            if let Some(p) = cache.pages.remove(&idx)
+                && p.dirty
+            {
+                cache.dirty -= 1;
             }
         }
-        if rel % PAGE_SIZE != 0 {
-            if let Some(p) = cache.pages.get_mut(&(rel / PAGE_SIZE)) {
-                p.data[(rel % PAGE_SIZE) as usize..].fill(0);
-            }
+        if !rel.is_multiple_of(ps)
+            && let Some(p) = cache.pages.get_mut(&(rel / ps))
+        {
+            Arc::make_mut(&mut p.data)[(rel % ps) as usize..].fill(0);
         }
         let io = |e| StoreError::io(&self.path, e);
         self.file.set_len(rel).map_err(io)?;
@@ -439,7 +599,54 @@ impl Segment {
     pub(crate) fn drop_cache(&self) {
         let mut cache = write_lock(&self.cache);
         cache.pages.clear();
+        cache.dirty_list.clear();
         cache.dirty = 0;
+    }
+}
+
+/// A segment with its cache lock held; see [`Segment::lock_for_update`].
+pub(crate) struct LockedSegment<'a> {
+    seg: &'a Segment,
+    cache: RwLockWriteGuard<'a, PageCache>,
+}
+
+impl LockedSegment<'_> {
+    /// Reads `buf.len()` bytes at `rel`, loading missing pages into the cache.
+    pub(crate) fn read(&mut self, rel: u64, buf: &mut [u8]) -> StoreResult<()> {
+        let seg = self.seg;
+        let end = rel + buf.len() as u64;
+        if end > seg.size {
+            return Err(StoreError::io(
+                &seg.path,
+                io::Error::new(io::ErrorKind::UnexpectedEof, "read past end of segment"),
+            ));
+        }
+        let ps = seg.page_size;
+        let mut pos = rel;
+        while pos < end {
+            let idx = pos / ps;
+            let in_page = (pos % ps) as usize;
+            let n = ((ps - pos % ps).min(end - pos)) as usize;
+            if !self.cache.pages.contains_key(&idx) {
+                let page = seg
+                    .load_page(idx, Some(&mut self.cache.free))
+                    .map_err(|e| StoreError::io(&seg.path, e))?;
+                self.cache.pages.insert(idx, page);
+            }
+            if let Some(page) = self.cache.pages.get(&idx) {
+                let dst = (pos - rel) as usize;
+                buf[dst..dst + n].copy_from_slice(&page.data[in_page..in_page + n]);
+            }
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes into the cache, like [`Segment::write`].
+    pub(crate) fn write(&mut self, rel: u64, bytes: &[u8]) -> StoreResult<()> {
+        self.seg
+            .write_locked(&mut self.cache, rel, bytes)
+            .map_err(|e| StoreError::io(&self.seg.path, e))
     }
 }
 
@@ -466,6 +673,22 @@ mod tests {
         s.drop_cache();
         assert_eq!(s.read_vec(10_000, 4).unwrap(), [0, 0, 0, 0]);
         assert_eq!(s.read_vec(0, 10_000).unwrap(), data);
+    }
+
+    #[test]
+    fn flushed_pages_leave_the_cache_except_tail_and_pinned() {
+        let storage = MemoryStorage::new();
+        let s = seg(&storage, 64 * PAGE_SIZE);
+        s.pin_below(2 * PAGE_SIZE);
+        s.write(0, &[1u8; 100]).unwrap();
+        s.write(PAGE_SIZE, &[1u8; 100]).unwrap();
+        s.append(&vec![9u8; 20 * PAGE_SIZE as usize + 10]).unwrap();
+        assert_eq!(read_lock(&s.cache).pages.len(), 21);
+        s.flush().unwrap();
+        // Pages 0 and 1 are pinned, page 20 is the tail.
+        let cached: Vec<u64> = read_lock(&s.cache).pages.keys_from(0);
+        assert_eq!(cached, vec![0, 1, 20]);
+        assert_eq!(s.read_vec(5 * PAGE_SIZE, 3).unwrap(), [9, 9, 9]);
     }
 
     #[test]

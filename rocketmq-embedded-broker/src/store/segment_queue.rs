@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use super::error::{StoreError, StoreResult};
-use super::segment::{Segment, read_lock, write_lock};
+use super::segment::{PAGE_SIZE, Segment, read_lock, write_lock};
 use super::storage::Storage;
 
 /// `UtilAll.offset2FileName`.
@@ -31,15 +31,27 @@ pub(crate) struct SegmentQueue {
     storage: Arc<dyn Storage>,
     dir: PathBuf,
     segment_size: u64,
+    page_size: u64,
     segments: RwLock<Vec<Arc<Segment>>>,
 }
 
 impl SegmentQueue {
     pub(crate) fn new(storage: Arc<dyn Storage>, dir: PathBuf, segment_size: u64) -> Self {
+        Self::with_page_size(storage, dir, segment_size, PAGE_SIZE)
+    }
+
+    /// A queue whose segments cache `page_size` pages (see [`Segment`]).
+    pub(crate) fn with_page_size(
+        storage: Arc<dyn Storage>,
+        dir: PathBuf,
+        segment_size: u64,
+        page_size: u64,
+    ) -> Self {
         SegmentQueue {
             storage,
             dir,
             segment_size,
+            page_size,
             segments: RwLock::new(Vec::new()),
         }
     }
@@ -88,7 +100,14 @@ impl SegmentQueue {
                     ),
                 ));
             }
-            let seg = Segment::open(self.storage.as_ref(), &path, *off, self.segment_size, false)?;
+            let seg = Segment::open_with_page_size(
+                self.storage.as_ref(),
+                &path,
+                *off,
+                self.segment_size,
+                false,
+                self.page_size,
+            )?;
             // Until recovery says otherwise, assume older segments are full.
             seg.set_positions(self.segment_size);
             segs.push(Arc::new(seg));
@@ -123,10 +142,10 @@ impl SegmentQueue {
     /// The last segment if it has room, else a new one. `start_if_empty` (rounded down to the
     /// segment size) names the first segment of an empty queue.
     pub(crate) fn last_or_create(&self, start_if_empty: u64) -> StoreResult<Arc<Segment>> {
-        if let Some(last) = self.last() {
-            if !last.is_full() {
-                return Ok(last);
-            }
+        if let Some(last) = self.last()
+            && !last.is_full()
+        {
+            return Ok(last);
         }
         self.create_next(start_if_empty)
     }
@@ -138,16 +157,16 @@ impl SegmentQueue {
             Some(l) => l.start() + self.segment_size,
             None => start_if_empty - start_if_empty % self.segment_size,
         };
-        self.storage
-            .create_dir_all(&self.dir)
+        super::storage::create_dir_durable(self.storage.as_ref(), &self.dir)
             .map_err(|e| StoreError::io(&self.dir, e))?;
         let path = self.dir.join(offset_to_file_name(start));
-        let seg = Arc::new(Segment::open(
+        let seg = Arc::new(Segment::open_with_page_size(
             self.storage.as_ref(),
             &path,
             start,
             self.segment_size,
             true,
+            self.page_size,
         )?);
         // A new file name must survive a crash before data in it is acknowledged.
         self.storage

@@ -13,6 +13,9 @@ use super::message_store::{Inner, is_sync};
 use super::retention;
 use super::segment::{PAGE_SIZE, lock};
 
+/// Unflushed commit-log bytes at which an ASYNC_FLUSH appender wakes the flusher early.
+pub(crate) const EAGER_FLUSH_BYTES: u64 = 8 << 20;
+
 /// Wakes sleeping service threads on shutdown.
 #[derive(Debug, Default)]
 pub(crate) struct Stopper {
@@ -88,6 +91,7 @@ fn flush_commit_log(inner: &Inner) -> bool {
         Err(e) => {
             tracing::error!(error = %e, "commit log flush failed");
             inner.flush.publish_failure(target);
+            inner.flush.clear_requests_up_to(target);
             false
         }
     }
@@ -117,17 +121,38 @@ fn group_commit(inner: &Inner) {
 
 /// FlushRealTimeService: every interval, flush if enough pages are dirty or a thorough flush
 /// is due.
+///
+/// Besides the interval, appenders wake it once [`EAGER_FLUSH_BYTES`] are unflushed: flushing
+/// more often than upstream keeps the page cache (and the crash loss window) small and its
+/// buffers recycled, instead of piling up half a second of data.
 fn async_flush(inner: &Inner) {
     let cfg = &inner.config;
     let mut last_thorough = Instant::now();
-    while inner.stopper.sleep(cfg.flush_interval_commit_log) {
+    let mut next_tick = Instant::now() + cfg.flush_interval_commit_log;
+    loop {
+        let flushed = inner.commit_log.flushed_offset();
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        let Some(requested) = inner.flush.next_request(flushed, wait) else {
+            return;
+        };
+        if requested > flushed {
+            flush_commit_log(inner);
+            if Instant::now() < next_tick {
+                continue;
+            }
+        }
+        if Instant::now() < next_tick {
+            continue;
+        }
+        next_tick = Instant::now() + cfg.flush_interval_commit_log;
         let thorough = last_thorough.elapsed() >= cfg.flush_commit_log_thorough_interval;
         let least = if thorough {
-            1
+            0
         } else {
-            u64::from(cfg.flush_commit_log_least_pages).max(1) * PAGE_SIZE
+            u64::from(cfg.flush_commit_log_least_pages) * PAGE_SIZE
         };
-        if inner.commit_log.segments().unflushed_bytes() >= least {
+        let dirty = inner.commit_log.segments().unflushed_bytes();
+        if dirty > 0 && dirty >= least {
             flush_commit_log(inner);
         }
         if thorough {
@@ -153,7 +178,7 @@ pub(crate) fn flush_logics(inner: &Inner, thorough: bool) {
     let cfg = &inner.config;
     let logics_ts = inner.last_dispatch_ts.load(Ordering::Acquire);
     let index_ts = inner.last_index_ts.load(Ordering::Acquire);
-    let least = u64::from(cfg.flush_consume_queue_least_pages).max(1) * PAGE_SIZE;
+    let least = u64::from(cfg.flush_consume_queue_least_pages) * PAGE_SIZE;
     let mut all_ok = true;
     for cq in inner.all_queues() {
         let dirty = cq.segments().unflushed_bytes();

@@ -62,3 +62,48 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .expect("runtime")
         .block_on(f)
 }
+
+/// Polls `cond` until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Path of commit-log segment `n` under the small config.
+pub fn segment_path(start: u64) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/mem/store/commitlog/{start:020}"))
+}
+
+/// Reads `len` bytes of a storage file.
+pub fn read_file(
+    storage: &dyn Storage,
+    path: &std::path::Path,
+    offset: u64,
+    len: usize,
+) -> Vec<u8> {
+    let f = storage.open_file(path, false).expect("file exists");
+    let mut buf = vec![0u8; len];
+    let n = f.read_at(&mut buf, offset).expect("read");
+    buf.truncate(n);
+    buf
+}
+
+/// Writes bytes into a storage file and syncs (simulates damage that reached the disk).
+pub fn write_file(storage: &dyn Storage, path: &std::path::Path, offset: u64, bytes: &[u8]) {
+    let f = storage.open_file(path, false).expect("file exists");
+    let mut done = 0;
+    while done < bytes.len() {
+        done += f
+            .write_at(&bytes[done..], offset + done as u64)
+            .expect("write");
+    }
+    f.sync_data().expect("sync");
+}

@@ -16,7 +16,7 @@ use tracing::{debug, warn};
 
 pub use config::ClientConfig;
 pub(crate) use config::config as config_error;
-pub(crate) use registry::{ProducerHooks, Registry};
+pub(crate) use registry::{ConsumerHooks, ProducerHooks, Registry};
 use route::RouteCache;
 pub use route::TopicRoute;
 

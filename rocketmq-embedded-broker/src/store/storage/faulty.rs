@@ -34,6 +34,7 @@ struct FaultState {
     sync_budget: Option<(u64, FaultKind)>,
     short_writes: bool,
     fail_creates: Option<FaultKind>,
+    sync_delay: Option<std::time::Duration>,
 }
 
 /// The switchboard of a [`FaultyStorage`]; shared, so a test can flip faults while the store
@@ -66,6 +67,11 @@ impl Faults {
     /// signal-interrupted `pwrite` may.
     pub fn short_writes(&self, on: bool) {
         self.state().short_writes = on;
+    }
+
+    /// Makes every `sync_data` take at least `delay` (a slow disk), or `None` for full speed.
+    pub fn delay_syncs(&self, delay: Option<std::time::Duration>) {
+        self.state().sync_delay = delay;
     }
 
     /// Makes creating new files fail with `kind` (`None` to stop).
@@ -161,6 +167,10 @@ impl StorageFile for FaultyFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
+        let delay = self.faults.state().sync_delay;
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
         {
             let mut st = self.faults.state();
             if let Some((budget, kind)) = st.sync_budget.as_mut() {
@@ -189,10 +199,10 @@ impl StorageFile for FaultyFile {
                 _ => None,
             }
         };
-        if let Some(kind) = exhausted {
-            if len > self.inner.len()? {
-                return Err(self.faults.fault(kind));
-            }
+        if let Some(kind) = exhausted
+            && len > self.inner.len()?
+        {
+            return Err(self.faults.fault(kind));
         }
         self.inner.set_len(len)
     }
@@ -200,10 +210,11 @@ impl StorageFile for FaultyFile {
 
 impl Storage for FaultyStorage {
     fn open_file(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>> {
-        if create && !self.inner.exists(path) {
-            if let Some(kind) = self.faults.state().fail_creates {
-                return Err(self.faults.fault(kind));
-            }
+        if create
+            && !self.inner.exists(path)
+            && let Some(kind) = self.faults.state().fail_creates
+        {
+            return Err(self.faults.fault(kind));
         }
         let inner = self.inner.open_file(path, create)?;
         Ok(Arc::new(FaultyFile {

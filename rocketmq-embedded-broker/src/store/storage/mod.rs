@@ -116,3 +116,28 @@ pub(crate) fn write_all_at(file: &dyn StorageFile, buf: &[u8], offset: u64) -> i
     }
     Ok(())
 }
+
+/// Creates `dir` (and parents) if missing and makes the new directory entries durable by
+/// syncing each newly created directory's parent, so files synced inside it cannot vanish
+/// with their directory after a power loss.
+pub(crate) fn create_dir_durable(storage: &dyn Storage, dir: &Path) -> io::Result<()> {
+    if storage.is_dir(dir) {
+        return Ok(());
+    }
+    let mut created = Vec::new();
+    let mut p = Some(dir);
+    while let Some(d) = p {
+        if d.as_os_str().is_empty() || storage.is_dir(d) {
+            break;
+        }
+        created.push(d.to_path_buf());
+        p = d.parent();
+    }
+    storage.create_dir_all(dir)?;
+    for d in created.iter().rev() {
+        if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
+            storage.sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,557 @@
+//! The broker requests consumers make (`MQClientAPIImpl`, `PullAPIWrapper`): pull, offsets,
+//! group membership, queue locks, send-back, and the retry-topic send that stands in for
+//! Java's inner producer.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tracing::debug;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::producer::SendStatus;
+use crate::protocol::body::{
+    ConsumerListByGroupResponseBody, JsonBody, LockBatchRequestBody, LockBatchResponseBody,
+    SubscriptionData, UnlockBatchRequestBody,
+};
+use crate::protocol::header::{
+    ConsumerSendMsgBackRequestHeader, GetConsumerListByGroupRequestHeader,
+    GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader,
+    GetMinOffsetResponseHeader, PullMessageRequestHeader, PullMessageResponseHeader,
+    QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader, RpcBase,
+    SearchOffsetRequestHeader, SearchOffsetResponseHeader, SendMessageRequestHeaderV2,
+    UpdateConsumerOffsetRequestHeader,
+};
+use crate::protocol::message::{MessageExt, MessageQueue, decode_all, keys};
+use crate::protocol::topic::{RETRY_GROUP_TOPIC_PREFIX, retry_topic};
+use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
+
+/// Timeout of CONSUMER_SEND_MSG_BACK, as Java.
+const SEND_BACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// The producer group of retry-topic sends (`MixAll.CLIENT_INNER_PRODUCER_GROUP`).
+const INNER_PRODUCER_GROUP: &str = "CLIENT_INNER_PRODUCER";
+
+fn broker_error(addr: &str, resp: RemotingCommand) -> Error {
+    Error::Broker {
+        addr: addr.to_owned(),
+        code: resp.response_code(),
+        remark: resp.remark.unwrap_or_default(),
+    }
+}
+
+/// The outcome of a pull (`PullStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PullStatus {
+    /// Messages found (they may all be filtered out client-side).
+    Found,
+    /// Nothing new at the offset.
+    NoNewMsg,
+    /// Entries were scanned but none matched the filter.
+    NoMatchedMsg,
+    /// The offset is out of range or was reset: continue at `next_begin_offset`.
+    OffsetIllegal,
+}
+
+/// A digested pull response (`PullResultExt` after `processPullResult`).
+#[derive(Debug)]
+pub(crate) struct PullResult {
+    pub(crate) status: PullStatus,
+    pub(crate) next_begin_offset: i64,
+    pub(crate) min_offset: i64,
+    pub(crate) max_offset: i64,
+    pub(crate) messages: Vec<MessageExt>,
+}
+
+impl Client {
+    /// The master address of `broker_name`, from the route of `topic` (refreshed once if
+    /// the broker is unknown).
+    pub(crate) async fn master_of(&self, topic: &str, broker_name: &str) -> Result<String> {
+        let route = self.topic_route(topic).await?;
+        if let Some(a) = route.master_addr(broker_name) {
+            return Ok(a.to_owned());
+        }
+        let route = self.refresh_route(topic).await?;
+        route
+            .master_addr(broker_name)
+            .map(String::from)
+            .ok_or_else(|| Error::NoRoute(format!("{topic} (no master for {broker_name})")))
+    }
+
+    async fn queue_master(&self, mq: &MessageQueue) -> Result<String> {
+        self.master_of(&mq.topic, &mq.broker_name).await
+    }
+
+    async fn call(
+        &self,
+        addr: &str,
+        request: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand> {
+        Ok(self.inner.pool.request(addr, request, timeout).await?)
+    }
+
+    /// PULL_MESSAGE / LITE_PULL_MESSAGE to the queue's master, then the client side of
+    /// `processPullResult`: decode, re-filter by tag string, stamp MIN/MAX_OFFSET.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn pull(
+        &self,
+        group: &str,
+        mq: &MessageQueue,
+        offset: i64,
+        max_nums: i32,
+        sys_flag: i32,
+        commit_offset: i64,
+        sub: &SubscriptionData,
+        suspend: Duration,
+        timeout: Duration,
+        lite: bool,
+    ) -> Result<PullResult> {
+        let addr = self.queue_master(mq).await?;
+        let with_sub = sys_flag & crate::protocol::header::pull::pull_sys_flag::SUBSCRIPTION != 0;
+        let header = PullMessageRequestHeader {
+            consumer_group: group.to_owned(),
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            queue_offset: offset,
+            max_msg_nums: max_nums,
+            sys_flag,
+            commit_offset,
+            suspend_timeout_millis: i64::try_from(suspend.as_millis()).unwrap_or(i64::MAX),
+            subscription: with_sub.then(|| sub.sub_string.clone()),
+            sub_version: sub.sub_version,
+            expression_type: Some(sub.expression_type.clone()),
+            rpc: RpcBase::broker(mq.broker_name.clone()),
+            ..Default::default()
+        };
+        let code = if lite {
+            RequestCode::LITE_PULL_MESSAGE
+        } else {
+            RequestCode::PULL_MESSAGE
+        };
+        let resp = self
+            .call(
+                &addr,
+                RemotingCommand::request(code).with_header(&header),
+                timeout,
+            )
+            .await?;
+        let status = match resp.response_code() {
+            ResponseCode::SUCCESS => PullStatus::Found,
+            ResponseCode::PULL_NOT_FOUND => PullStatus::NoNewMsg,
+            ResponseCode::PULL_RETRY_IMMEDIATELY => PullStatus::NoMatchedMsg,
+            ResponseCode::PULL_OFFSET_MOVED => PullStatus::OffsetIllegal,
+            _ => return Err(broker_error(&addr, resp)),
+        };
+        let rh: PullMessageResponseHeader = resp.decode_header()?;
+        let mut messages = Vec::new();
+        if status == PullStatus::Found {
+            messages = decode_all(resp.body.clone())?;
+            filter_by_tags(&mut messages, sub);
+            let (min, max) = (rh.min_offset.to_string(), rh.max_offset.to_string());
+            for m in &mut messages {
+                m.put_property(keys::MIN_OFFSET, min.clone());
+                m.put_property(keys::MAX_OFFSET, max.clone());
+            }
+        }
+        Ok(PullResult {
+            status,
+            next_begin_offset: rh.next_begin_offset,
+            min_offset: rh.min_offset,
+            max_offset: rh.max_offset,
+            messages,
+        })
+    }
+
+    /// QUERY_CONSUMER_OFFSET: the group's stored offset, `None` for QUERY_NOT_FOUND.
+    /// `zero_if_not_found` unset (as the Java client sends it) lets the broker answer 0
+    /// for a group without offset on a queue whose first message is still held.
+    pub(crate) async fn query_consumer_offset(
+        &self,
+        group: &str,
+        mq: &MessageQueue,
+        zero_if_not_found: Option<bool>,
+    ) -> Result<Option<i64>> {
+        let addr = self.queue_master(mq).await?;
+        let header = QueryConsumerOffsetRequestHeader {
+            consumer_group: group.to_owned(),
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            set_zero_if_not_found: zero_if_not_found,
+            rpc: RpcBase::broker(mq.broker_name.clone()),
+        };
+        let req = RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET).with_header(&header);
+        let resp = self
+            .call(&addr, req, self.inner.config.request_timeout)
+            .await?;
+        match resp.response_code() {
+            ResponseCode::SUCCESS => {
+                let h: QueryConsumerOffsetResponseHeader = resp.decode_header()?;
+                Ok((h.offset >= 0).then_some(h.offset))
+            }
+            ResponseCode::QUERY_NOT_FOUND => Ok(None),
+            _ => Err(broker_error(&addr, resp)),
+        }
+    }
+
+    /// UPDATE_CONSUMER_OFFSET, oneway (the periodic persist, as Java) or waiting for the
+    /// answer (shutdown, rebalance, manual commit).
+    pub(crate) async fn update_consumer_offset(
+        &self,
+        group: &str,
+        mq: &MessageQueue,
+        offset: i64,
+        oneway: bool,
+    ) -> Result<()> {
+        let addr = self.queue_master(mq).await?;
+        let header = UpdateConsumerOffsetRequestHeader {
+            consumer_group: group.to_owned(),
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            commit_offset: offset,
+            rpc: RpcBase::broker(mq.broker_name.clone()),
+        };
+        let req =
+            RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET).with_header(&header);
+        if oneway {
+            self.inner.pool.send_oneway(&addr, req).await?;
+            return Ok(());
+        }
+        let resp = self
+            .call(&addr, req, self.inner.config.request_timeout)
+            .await?;
+        match resp.response_code() {
+            ResponseCode::SUCCESS => Ok(()),
+            _ => Err(broker_error(&addr, resp)),
+        }
+    }
+
+    /// GET_MAX_OFFSET: the next offset to be written in the queue.
+    pub(crate) async fn max_offset(&self, mq: &MessageQueue) -> Result<i64> {
+        let addr = self.queue_master(mq).await?;
+        let header = GetMaxOffsetRequestHeader {
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            committed: true,
+            rpc: RpcBase::broker(mq.broker_name.clone()),
+        };
+        let req = RemotingCommand::request(RequestCode::GET_MAX_OFFSET).with_header(&header);
+        let resp = self
+            .call(&addr, req, self.inner.config.request_timeout)
+            .await?;
+        match resp.response_code() {
+            ResponseCode::SUCCESS => Ok(resp.decode_header::<GetMaxOffsetResponseHeader>()?.offset),
+            _ => Err(broker_error(&addr, resp)),
+        }
+    }
+
+    /// GET_MIN_OFFSET: the lowest offset still stored in the queue.
+    pub(crate) async fn min_offset(&self, mq: &MessageQueue) -> Result<i64> {
+        let addr = self.queue_master(mq).await?;
+        let header = GetMinOffsetRequestHeader {
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            rpc: RpcBase::broker(mq.broker_name.clone()),
+        };
+        let req = RemotingCommand::request(RequestCode::GET_MIN_OFFSET).with_header(&header);
+        let resp = self
+            .call(&addr, req, self.inner.config.request_timeout)
+            .await?;
+        match resp.response_code() {
+            ResponseCode::SUCCESS => Ok(resp.decode_header::<GetMinOffsetResponseHeader>()?.offset),
+            _ => Err(broker_error(&addr, resp)),
+        }
+    }
+
+    /// SEARCH_OFFSET_BY_TIMESTAMP: the offset of the first message stored at or after
+    /// `timestamp_ms` (the queue end when there is none).
+    pub(crate) async fn search_offset(&self, mq: &MessageQueue, timestamp_ms: i64) -> Result<i64> {
+        let addr = self.queue_master(mq).await?;
+        let header = SearchOffsetRequestHeader {
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            timestamp: timestamp_ms,
+            boundary_type: None,
+            rpc: RpcBase::broker(mq.broker_name.clone()),
+        };
+        let req =
+            RemotingCommand::request(RequestCode::SEARCH_OFFSET_BY_TIMESTAMP).with_header(&header);
+        let resp = self
+            .call(&addr, req, self.inner.config.request_timeout)
+            .await?;
+        match resp.response_code() {
+            ResponseCode::SUCCESS => Ok(resp.decode_header::<SearchOffsetResponseHeader>()?.offset),
+            _ => Err(broker_error(&addr, resp)),
+        }
+    }
+
+    /// GET_CONSUMER_LIST_BY_GROUP from a broker of `topic`: the group's client ids, sorted.
+    pub(crate) async fn consumer_ids(&self, topic: &str, group: &str) -> Result<Vec<String>> {
+        let route = self.topic_route(topic).await?;
+        let mut addrs: Vec<&str> = route
+            .data
+            .broker_datas
+            .iter()
+            .filter_map(|b| b.master_addr())
+            .collect();
+        addrs.sort_unstable();
+        let header = GetConsumerListByGroupRequestHeader {
+            consumer_group: group.to_owned(),
+            rpc: RpcBase::default(),
+        };
+        let mut last = Error::NoRoute(topic.to_owned());
+        for addr in addrs {
+            let req = RemotingCommand::request(RequestCode::GET_CONSUMER_LIST_BY_GROUP)
+                .with_header(&header);
+            match self
+                .call(addr, req, self.inner.config.request_timeout)
+                .await
+            {
+                Ok(resp) if resp.response_code() == ResponseCode::SUCCESS => {
+                    let mut ids =
+                        ConsumerListByGroupResponseBody::decode(&resp.body)?.consumer_id_list;
+                    ids.sort();
+                    ids.dedup();
+                    return Ok(ids);
+                }
+                Ok(resp) => last = broker_error(addr, resp),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// LOCK_BATCH_MQ on `broker_name`'s master: the queues now locked for this client.
+    pub(crate) async fn lock_batch(
+        &self,
+        group: &str,
+        broker_name: &str,
+        mqs: BTreeSet<MessageQueue>,
+    ) -> Result<BTreeSet<MessageQueue>> {
+        let Some(topic) = mqs.iter().next().map(|q| q.topic.clone()) else {
+            return Ok(BTreeSet::new());
+        };
+        let addr = self.master_of(&topic, broker_name).await?;
+        let body = LockBatchRequestBody {
+            client_id: Some(self.inner.client_id.clone()),
+            consumer_group: Some(group.to_owned()),
+            mq_set: mqs,
+            only_this_broker: false,
+        };
+        let req = RemotingCommand::request(RequestCode::LOCK_BATCH_MQ)
+            .with_header(&crate::protocol::header::LockBatchMqRequestHeader {
+                rpc: RpcBase::broker(broker_name),
+            })
+            .with_body(body.encode()?);
+        let resp = self
+            .call(&addr, req, self.inner.config.request_timeout)
+            .await?;
+        match resp.response_code() {
+            ResponseCode::SUCCESS => Ok(LockBatchResponseBody::decode(&resp.body)?.lock_ok_mq_set),
+            _ => Err(broker_error(&addr, resp)),
+        }
+    }
+
+    /// UNLOCK_BATCH_MQ on `broker_name`'s master, waiting for the answer.
+    pub(crate) async fn unlock_batch(
+        &self,
+        group: &str,
+        broker_name: &str,
+        mqs: BTreeSet<MessageQueue>,
+    ) -> Result<()> {
+        let Some(topic) = mqs.iter().next().map(|q| q.topic.clone()) else {
+            return Ok(());
+        };
+        let addr = self.master_of(&topic, broker_name).await?;
+        let body = UnlockBatchRequestBody {
+            client_id: Some(self.inner.client_id.clone()),
+            consumer_group: Some(group.to_owned()),
+            mq_set: mqs,
+            only_this_broker: false,
+        };
+        let req = RemotingCommand::request(RequestCode::UNLOCK_BATCH_MQ)
+            .with_header(&crate::protocol::header::UnlockBatchMqRequestHeader {
+                rpc: RpcBase::broker(broker_name),
+            })
+            .with_body(body.encode()?);
+        let resp = self
+            .call(&addr, req, self.inner.config.request_timeout)
+            .await?;
+        match resp.response_code() {
+            ResponseCode::SUCCESS => Ok(()),
+            _ => Err(broker_error(&addr, resp)),
+        }
+    }
+
+    /// CONSUMER_SEND_MSG_BACK for a message consumed from `mq`: the broker re-queues it on
+    /// `%RETRY%group` with a delay (or dead-letters it).
+    pub(crate) async fn send_back(
+        &self,
+        group: &str,
+        mq: &MessageQueue,
+        msg: &MessageExt,
+        delay_level: i32,
+        max_reconsume_times: i32,
+    ) -> Result<()> {
+        let addr = match self.queue_master(mq).await {
+            Ok(a) => a,
+            Err(_) => msg.store_host.to_string(),
+        };
+        let header = ConsumerSendMsgBackRequestHeader {
+            offset: msg.commit_log_offset,
+            group: group.to_owned(),
+            delay_level,
+            origin_msg_id: Some(msg.msg_id()),
+            origin_topic: Some(msg.topic.clone()),
+            unit_mode: false,
+            max_reconsume_times: Some(max_reconsume_times),
+            rpc: RpcBase::broker(mq.broker_name.clone()),
+        };
+        let req =
+            RemotingCommand::request(RequestCode::CONSUMER_SEND_MSG_BACK).with_header(&header);
+        let resp = self.call(&addr, req, SEND_BACK_TIMEOUT).await?;
+        match resp.response_code() {
+            ResponseCode::SUCCESS => Ok(()),
+            _ => Err(broker_error(&addr, resp)),
+        }
+    }
+
+    /// Sends a copy of `msg` to `%RETRY%group` as an ordinary message (Java's fallback
+    /// through the client's inner producer), with `reconsume_times` and
+    /// `max_reconsume_times` in the send header as Java's producer puts them there, and
+    /// `delay_level` (0 = none).
+    pub(crate) async fn send_to_retry_topic(
+        &self,
+        group: &str,
+        msg: &MessageExt,
+        reconsume_times: i32,
+        max_reconsume_times: i32,
+        delay_level: i32,
+    ) -> Result<()> {
+        let topic = retry_topic(group);
+        let mut props = msg.properties.clone();
+        if props.get(keys::ORIGIN_MESSAGE_ID).is_none_or(str::is_empty) {
+            props.insert(keys::ORIGIN_MESSAGE_ID, msg.msg_id());
+        }
+        props.insert(keys::RETRY_TOPIC, msg.topic.clone());
+        props.remove(keys::TRAN_MSG);
+        props.remove(keys::RECONSUME_TIME);
+        props.remove(keys::MAX_RECONSUME_TIMES);
+        props.remove(keys::MIN_OFFSET);
+        props.remove(keys::MAX_OFFSET);
+        props.remove(keys::CONSUME_START_TIME);
+        if delay_level > 0 {
+            props.insert(keys::DELAY, delay_level.to_string());
+        } else {
+            props.remove(keys::DELAY);
+        }
+        let route = self.topic_route(&topic).await?;
+        let queues = if route.publish_queues.is_empty() {
+            self.refresh_route(&topic).await?.publish_queues.clone()
+        } else {
+            route.publish_queues.clone()
+        };
+        if queues.is_empty() {
+            return Err(Error::NoRoute(topic));
+        }
+        let queue = &queues[route.next_index() % queues.len()];
+        let addr = self.master_of(&topic, &queue.broker_name).await?;
+        let header = SendMessageRequestHeaderV2 {
+            producer_group: INNER_PRODUCER_GROUP.to_owned(),
+            topic: topic.clone(),
+            queue_id: queue.queue_id,
+            sys_flag: 0,
+            born_timestamp: crate::protocol::message::id::now_ms(),
+            flag: msg.flag,
+            properties: Some(props.to_wire_string()?),
+            reconsume_times: Some(reconsume_times),
+            unit_mode: Some(false),
+            max_reconsume_times: Some(max_reconsume_times),
+            batch: Some(false),
+            broker_name: Some(queue.broker_name.clone()),
+            ..Default::default()
+        };
+        let req = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
+            .with_header(&header)
+            .with_body(Bytes::clone(&msg.body));
+        let resp = self
+            .call(&addr, req, self.inner.config.request_timeout)
+            .await?;
+        match SendStatus::from_response_code(resp.response_code()) {
+            Some(_) => Ok(()),
+            None => Err(broker_error(&addr, resp)),
+        }
+    }
+}
+
+/// The client-side tag filter (`PullAPIWrapper.processPullResult`): with a non-empty tag
+/// set, keep only messages whose tag string is in it (the broker matched hash codes,
+/// which may collide). Other expression types are left to the broker.
+pub(crate) fn filter_by_tags(messages: &mut Vec<MessageExt>, sub: &SubscriptionData) {
+    if sub.tags_set.is_empty() || sub.class_filter_mode || !sub.expression_type.is_tag() {
+        return;
+    }
+    messages.retain(|m| m.tags().is_some_and(|t| sub.tags_set.contains(t)));
+}
+
+/// Whether `topic` is a group retry topic.
+pub(crate) fn is_retry_topic(topic: &str) -> bool {
+    topic.starts_with(RETRY_GROUP_TOPIC_PREFIX)
+}
+
+/// Restores the original topic of a message consumed from the group's retry topic
+/// (`resetRetryAndNamespace`).
+pub(crate) fn restore_retry_topic(msg: &mut MessageExt, group: &str) {
+    if let Some(original) = msg.property(keys::RETRY_TOPIC).map(String::from)
+        && msg.topic == retry_topic(group)
+    {
+        debug!(from = %msg.topic, to = %original, "restoring the topic of a retried message");
+        msg.topic = original;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tagged(tag: Option<&str>) -> MessageExt {
+        let mut m = MessageExt::default();
+        if let Some(t) = tag {
+            m.set_tags(t);
+        }
+        m
+    }
+
+    #[test]
+    fn tag_filter_by_string() {
+        let sub = SubscriptionData::build("T", "A || B", None).unwrap();
+        let mut msgs = vec![
+            tagged(Some("A")),
+            tagged(Some("C")),
+            tagged(None),
+            tagged(Some("B")),
+        ];
+        filter_by_tags(&mut msgs, &sub);
+        let tags: Vec<_> = msgs.iter().map(|m| m.tags().unwrap()).collect();
+        assert_eq!(tags, ["A", "B"]);
+
+        let all = SubscriptionData::build("T", "*", None).unwrap();
+        let mut msgs = vec![tagged(None), tagged(Some("C"))];
+        filter_by_tags(&mut msgs, &all);
+        assert_eq!(msgs.len(), 2);
+    }
+
+    #[test]
+    fn retry_topic_restored_only_from_own_retry_topic() {
+        let mut m = MessageExt::from(crate::protocol::message::Message {
+            topic: "%RETRY%g".into(),
+            ..Default::default()
+        });
+        m.put_property(keys::RETRY_TOPIC, "orders");
+        restore_retry_topic(&mut m, "other");
+        assert_eq!(m.topic, "%RETRY%g");
+        restore_retry_topic(&mut m, "g");
+        assert_eq!(m.topic, "orders");
+        assert!(is_retry_topic("%RETRY%g") && !is_retry_topic("orders"));
+    }
+}

@@ -76,15 +76,16 @@
 //! # }
 //! ```
 //!
-//! Wiring into a consumer: call [`Deduplicator::run_message`] (one message) or
-//! [`Deduplicator::run_batch`] (stops at the first message that is not acknowledged) from
-//! the listener, and answer `Success` when [`ConsumeOutcome::is_ack`] (or
-//! [`BatchOutcome::is_ack`]) holds, `ReconsumeLater` / `SuspendCurrentQueueAMoment`
-//! otherwise.
+//! Wiring into a push consumer: `.dedupe(deduplicator)` on the builder
+//! ([`PushConsumerDedupeExt`]) or [`Deduplicated::new`] around a concurrent or orderly
+//! listener. Elsewhere, call [`Deduplicator::run_message`] (one message) or
+//! [`Deduplicator::run_batch`] (stops at the first message that is not acknowledged) and
+//! acknowledge when [`ConsumeOutcome::is_ack`] (or [`BatchOutcome::is_ack`]) holds.
 
 mod guard;
 pub mod key;
 pub mod lease;
+mod listener;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -98,6 +99,7 @@ mod token;
 pub use async_trait::async_trait;
 pub use guard::{Claim, DedupeError, DedupeGuard, Lease};
 pub use key::{DedupeKey, KeySource};
+pub use listener::{DedupedPushConsumerBuilder, Deduplicated, PushConsumerDedupeExt};
 pub use runner::{
     BatchOutcome, ConsumeOutcome, DEFAULT_OP_TIMEOUT, Deduplicator, DeduplicatorBuilder,
     MissingKeyPolicy, RetryReason,

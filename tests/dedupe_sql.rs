@@ -22,6 +22,8 @@ const LEASE: Duration = Duration::from_millis(1000);
 /// What the tests need from each database besides the guard.
 trait TestDb: SqlDialect {
     const LABEL: &'static str;
+    /// A schema the test database has (for schema-qualified table names).
+    const SCHEMA: &'static str;
     /// The connection target (URL or SQLite file), `None` when skipped.
     fn target() -> Option<String>;
     fn connect(target: String, max: u32) -> BoxFuture<'static, Pool<Self>>;
@@ -38,9 +40,10 @@ trait TestDb: SqlDialect {
 }
 
 macro_rules! test_db {
-    ($db:ty, $label:literal, $ph:literal, $opts:ty, $connect:ident) => {
+    ($db:ty, $label:literal, $schema:literal, $ph:literal, $opts:ty, $connect:ident) => {
         impl TestDb for $db {
             const LABEL: &'static str = $label;
+            const SCHEMA: &'static str = $schema;
 
             fn target() -> Option<String> {
                 target_for($label)
@@ -98,6 +101,7 @@ macro_rules! test_db {
 test_db!(
     Postgres,
     "postgres",
+    "public",
     "$1",
     sqlx::postgres::PgPoolOptions,
     connect_url
@@ -105,6 +109,7 @@ test_db!(
 test_db!(
     MySql,
     "mysql",
+    "test",
     "?",
     sqlx::mysql::MySqlPoolOptions,
     connect_url
@@ -112,6 +117,7 @@ test_db!(
 test_db!(
     Sqlite,
     "sqlite",
+    "main",
     "?",
     sqlx::sqlite::SqlitePoolOptions,
     connect_sqlite
@@ -487,12 +493,28 @@ async fn ddl_is_documented_and_applied<DB: TestDb>(fx: &Fixture<DB>) {
     );
     assert!(ddl.contains("expires_at"), "{ddl}");
     // Bad table names never reach the database.
-    let pool = DB::connect(fx.target.clone(), 1).await;
+    let pool = DB::connect(fx.target.clone(), 2).await;
     assert!(
-        SqlGuard::<DB>::builder(pool)
+        SqlGuard::<DB>::builder(pool.clone())
             .table("x; DROP TABLE y")
             .build()
             .is_err()
+    );
+    // A schema-qualified table: created, claimed, completed.
+    let qualified = format!("{}.dd_q_{}", DB::SCHEMA, suffix());
+    let q = SqlGuard::<DB>::builder(pool)
+        .table(qualified.clone())
+        .build()
+        .unwrap();
+    q.migrate().await.unwrap();
+    fx.extra_tables.lock().unwrap().push(qualified);
+    let Claim::Proceed(lease) = q.begin(&key("qualified")).await.unwrap() else {
+        panic!()
+    };
+    q.complete(&lease).await.unwrap();
+    assert_eq!(
+        q.begin(&key("qualified")).await.unwrap(),
+        Claim::AlreadyConsumed
     );
 }
 

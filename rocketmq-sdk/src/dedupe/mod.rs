@@ -30,7 +30,7 @@
 //!   succeeded and only the consumed-marker write fails, the delivery is acknowledged — a
 //!   retry would risk running the handler twice — and the failure is logged.)
 //!
-//! For handlers whose whole effect is database writes, [`sql::SqlGuard::run_in_transaction`]
+//! For handlers whose whole effect is database writes, `sql::SqlGuard::run_in_transaction` (feature `sql`)
 //! goes further: the handler receives an open transaction and the consumed-marker commits
 //! in that same transaction, so the business writes and the marker commit or roll back
 //! together — an exactly-once effect even across crashes.
@@ -40,8 +40,8 @@
 //! | backend | feature | notes |
 //! |---|---|---|
 //! | [`memory::MemoryGuard`] | always | one process; tests; injectable [`memory::Clock`] |
-//! | [`redis::RedisGuard`] | `redis` | `SET NX PX` claim, Lua compare-and-set transitions, TTL retention |
-//! | [`sql::SqlGuard`] | `sql` | PostgreSQL, MySQL/MariaDB, SQLite via sqlx; `migrate()`, `cleanup()`, same-transaction mode |
+//! | `redis::RedisGuard` | `redis` | `SET NX PX` claim, Lua compare-and-set transitions, TTL retention |
+//! | `sql::SqlGuard` | `sql` | PostgreSQL, MySQL/MariaDB, SQLite via sqlx; `migrate()`, `cleanup()`, same-transaction mode |
 //!
 //! Both `redis` and `sql` are crate features, off by default.
 //!

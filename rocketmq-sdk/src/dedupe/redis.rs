@@ -17,7 +17,7 @@
 //!   `KEYS[1]` = the record key and `ARGV[1]` = the token, so it works on Redis Cluster.
 //!
 //! Keys live in one slot each; the guard works with any
-//! [`ConnectionLike`](::redis::aio::ConnectionLike) connection that is `Clone` —
+//! [`ConnectionLike`] connection that is `Clone` —
 //! [`ConnectionManager`] (reconnects by itself; the default) or a
 //! [`MultiplexedConnection`](::redis::aio::MultiplexedConnection).
 

@@ -7,10 +7,14 @@
 //! Java implementation. The producer and consumer runtimes are being built on top of it;
 //! the README's status table says what is there.
 //!
+//! [`dedupe`] makes consumption idempotent (exactly one effect per message despite
+//! at-least-once delivery) with in-memory, Redis and SQL guards.
+//!
 //! # Crate features
 //!
-//! * `sql` (off by default): the transactional outbox (module `outbox`) on sqlx, for
-//!   PostgreSQL, MySQL/MariaDB and SQLite.
+//! * `sql` (off by default): the transactional outbox (module `outbox`) and the SQL dedupe
+//!   guard (`dedupe::sql`) on sqlx, for PostgreSQL, MySQL/MariaDB and SQLite.
+//! * `redis` (off by default): the Redis dedupe guard, `dedupe::redis`.
 //! * `tls` (off by default): TLS on the remoting connection (`remoting::TlsConfig`,
 //!   `ClientBuilder::tls`), with rustls and its ring provider. ACL 1.0 signatures
 //!   ([`acl`]) need no feature.
@@ -19,6 +23,7 @@
 pub mod acl;
 pub mod client;
 pub mod consumer;
+pub mod dedupe;
 pub mod error;
 #[cfg(feature = "sql")]
 pub mod outbox;

@@ -55,6 +55,10 @@ pub mod server;
 pub mod store;
 pub mod transaction;
 
+#[doc(hidden)]
+#[path = "test_support.rs"]
+pub mod __private;
+
 pub use embedded::{BrokerHandle, EmbeddedBroker, EmbeddedBrokerBuilder, FlushMode, StoreLocation};
 pub use error::BrokerError;
 pub use faults::Faults;

@@ -32,6 +32,30 @@ pub mod protocol;
 pub mod remoting;
 pub mod typed;
 
+#[doc(hidden)]
+#[path = "macros_support.rs"]
+pub mod __private;
+
+/// The names an application usually needs, macros included: `use rocketmq_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::client::{Client, ClientBuilder};
+    pub use crate::consumer::{
+        ConsumeContext, ConsumeFrom, Consumers, ListenerExt, OrderlyContext, Outcome, PullConsumer,
+        PushConsumer,
+    };
+    pub use crate::dedupe::memory::MemoryGuard;
+    pub use crate::error::{Error, Result};
+    pub use crate::producer::{
+        Producer, SendReceipt, SendStatus, TransactionProducer, TransactionState,
+    };
+    pub use crate::protocol::message::{Message, MessageExt, MessageQueue};
+    pub use crate::typed::TypedMessage;
+    pub use rocketmq_sdk_macros::{Message, listener, selector, transaction_listener};
+    pub use serde::{Deserialize, Serialize};
+}
+
+pub use rocketmq_sdk_macros::{Message, listener, selector, test, transaction_listener};
+
 pub use client::{Client, ClientBuilder, ClientConfig};
 pub use consumer::{
     ConsumeContext, ConsumeResult, OrderlyContext, OrderlyResult, PullConsumer, PushConsumer,

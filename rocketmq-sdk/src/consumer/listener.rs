@@ -29,8 +29,8 @@
 
 use std::fmt::Display;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -138,15 +138,37 @@ pub struct ConsumeContext {
     queue: MessageQueue,
     reconsume_times: i32,
     delay_level: Arc<AtomicI32>,
+    dead_letters: DeadLetterMarks,
 }
 
 impl ConsumeContext {
-    pub(crate) fn new(queue: MessageQueue, reconsume_times: i32) -> Self {
+    /// A context for `queue`. The consumer makes one per call; build one yourself to call
+    /// a listener directly (in a unit test, say).
+    pub fn new(queue: MessageQueue, reconsume_times: i32) -> Self {
         ConsumeContext {
             queue,
             reconsume_times,
             delay_level: Arc::new(AtomicI32::new(0)),
+            dead_letters: DeadLetterMarks::default(),
         }
+    }
+
+    /// Sends `message` (one of this call's) straight to `%DLQ%<group>` once the call
+    /// returns, whatever the call's result; the rest of the batch follows the result.
+    /// For a message that can never be consumed (it does not decode, say): retrying it
+    /// is pointless. In broadcasting mode there is no dead-letter queue: the message is
+    /// dropped and logged.
+    pub fn dead_letter(&self, message: &MessageExt) {
+        self.dead_letters.mark(message);
+    }
+
+    /// Whether [`ConsumeContext::dead_letter`] was called for `message`.
+    pub fn is_dead_lettered(&self, message: &MessageExt) -> bool {
+        self.dead_letters.contains(message)
+    }
+
+    pub(crate) fn dead_letter_marks(&self) -> &DeadLetterMarks {
+        &self.dead_letters
     }
 
     /// The queue the messages came from (for a retried message, the retry topic's queue).
@@ -180,15 +202,35 @@ pub struct OrderlyContext {
     reconsume_times: i32,
     /// Milliseconds; `u64::MAX` means "the consumer's setting".
     suspend_ms: Arc<AtomicU64>,
+    dead_letters: DeadLetterMarks,
 }
 
 impl OrderlyContext {
-    pub(crate) fn new(queue: MessageQueue, reconsume_times: i32) -> Self {
+    /// A context for `queue`. The consumer makes one per call; build one yourself to call
+    /// a listener directly (in a unit test, say).
+    pub fn new(queue: MessageQueue, reconsume_times: i32) -> Self {
         OrderlyContext {
             queue,
             reconsume_times,
             suspend_ms: Arc::new(AtomicU64::new(u64::MAX)),
+            dead_letters: DeadLetterMarks::default(),
         }
+    }
+
+    /// Sends `message` (one of this call's) straight to `%DLQ%<group>` once the call
+    /// returns, whatever the call's result, so it no longer holds the queue back. In
+    /// broadcasting mode the message is dropped and logged.
+    pub fn dead_letter(&self, message: &MessageExt) {
+        self.dead_letters.mark(message);
+    }
+
+    /// Whether [`OrderlyContext::dead_letter`] was called for `message`.
+    pub fn is_dead_lettered(&self, message: &MessageExt) -> bool {
+        self.dead_letters.contains(message)
+    }
+
+    pub(crate) fn dead_letter_marks(&self) -> &DeadLetterMarks {
+        &self.dead_letters
     }
 
     /// The queue being consumed.
@@ -215,6 +257,31 @@ impl OrderlyContext {
             u64::MAX => None,
             ms => Some(Duration::from_millis(ms)),
         }
+    }
+}
+
+/// Messages of one call marked for the dead-letter queue, by queue offset (the messages
+/// of a call all come from one queue, so the offset names one of them).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DeadLetterMarks(Arc<Mutex<Vec<i64>>>);
+
+impl DeadLetterMarks {
+    fn mark(&self, message: &MessageExt) {
+        let mut marks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !marks.contains(&message.queue_offset) {
+            marks.push(message.queue_offset);
+        }
+    }
+
+    pub(crate) fn contains(&self, message: &MessageExt) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&message.queue_offset)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
     }
 }
 

@@ -26,20 +26,27 @@
 
 mod admin;
 pub(crate) mod api;
+pub mod app;
 mod config;
 mod listener;
 mod offset_store;
+mod outcome;
 mod process_queue;
 mod pull;
 mod push;
 pub mod rebalance;
 
 pub use crate::protocol::body::MessageModel;
+pub use app::{
+    Consumers, ConsumersBuilder, DedupeKeyKind, Filter, Handler, Listener, ListenerExt,
+    ListenerSpec, WithOptions,
+};
 pub use config::{ConsumeFrom, PullConsumerConfig, PushConsumerConfig};
 pub use listener::{
     ConsumeContext, ConsumeResult, IntoConsumeResult, IntoOrderlyResult, MessageListener,
     OrderlyContext, OrderlyListener, OrderlyResult,
 };
+pub use outcome::{IntoOutcome, Outcome};
 pub use pull::{PullConsumer, PullConsumerBuilder};
 pub use push::{PushConsumer, PushConsumerBuilder};
 pub use rebalance::allocate::{

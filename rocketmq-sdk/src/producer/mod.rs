@@ -16,7 +16,8 @@ pub use selector::{
     JavaHashCode, MessageQueueSelector, SelectByHash, SelectRandom, java_hash_index,
 };
 pub use transaction::{
-    TransactionListener, TransactionProducer, TransactionReceipt, TransactionState,
+    IntoTransactionState, TransactionListener, TransactionProducer, TransactionReceipt,
+    TransactionState, TypedTransactionListener,
 };
 
 use crate::client::{Client, ProducerHooks, config_error};

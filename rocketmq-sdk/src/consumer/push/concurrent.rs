@@ -18,6 +18,8 @@ use crate::protocol::message::{MessageExt, MessageQueue, keys};
 /// Delay before a batch whose send-back failed is consumed again locally (Java's
 /// `submitConsumeRequestLater`, 5 s).
 const LOCAL_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// A negative delay level asks the broker to dead-letter the message at once.
+const DEAD_LETTER_DELAY: i32 = -1;
 
 /// Hands pulled messages to the listener in batches of `consume_batch_max_size`.
 pub(super) fn submit(
@@ -105,27 +107,40 @@ async fn consume(
         return;
     }
     let mut failed = Vec::new();
+    let marks = ctx.dead_letter_marks();
+    let broadcasting = inner.config.message_model == MessageModel::Broadcasting;
+    for m in msgs
+        .iter()
+        .filter(|m| !marks.is_empty() && marks.contains(m))
+    {
+        if broadcasting {
+            span.in_scope(
+                || warn!(msg_id = %m.msg_id(), "broadcasting: a dead-lettered message is dropped"),
+            );
+        } else if !send_back(&inner, &mq, m, DEAD_LETTER_DELAY)
+            .instrument(span.clone())
+            .await
+        {
+            failed.push(m.clone());
+        }
+    }
     if result == ConsumeResult::ReconsumeLater {
-        match inner.config.message_model {
-            MessageModel::Broadcasting => {
-                for m in &msgs {
-                    span.in_scope(
-                        || warn!(msg_id = %m.msg_id(), "broadcasting: a failed message is dropped"),
-                    );
-                }
-            }
-            _ => {
-                let delay = ctx.delay_level_when_next_consume();
-                for m in &msgs {
-                    if !send_back(&inner, &mq, m, delay)
-                        .instrument(span.clone())
-                        .await
-                    {
-                        let mut again = m.clone();
-                        again.reconsume_times += 1;
-                        failed.push(again);
-                    }
-                }
+        let delay = ctx.delay_level_when_next_consume();
+        for m in msgs
+            .iter()
+            .filter(|m| marks.is_empty() || !marks.contains(m))
+        {
+            if broadcasting {
+                span.in_scope(
+                    || warn!(msg_id = %m.msg_id(), "broadcasting: a failed message is dropped"),
+                );
+            } else if !send_back(&inner, &mq, m, delay)
+                .instrument(span.clone())
+                .await
+            {
+                let mut again = m.clone();
+                again.reconsume_times += 1;
+                failed.push(again);
             }
         }
     }
@@ -164,15 +179,15 @@ async fn send_back(inner: &PushInner, mq: &MessageQueue, msg: &MessageExt, delay
             debug!(msg_id = %msg.msg_id(), error = %e, "send-back failed; sending to the retry topic")
         }
     }
+    // A reconsume count above the maximum makes the broker dead-letter the retry send.
+    let (times, level) = if delay < 0 {
+        (max + 1, 0)
+    } else {
+        (msg.reconsume_times + 1, 3 + msg.reconsume_times)
+    };
     match inner
         .client
-        .send_to_retry_topic(
-            &inner.group,
-            msg,
-            msg.reconsume_times + 1,
-            max,
-            3 + msg.reconsume_times,
-        )
+        .send_to_retry_topic(&inner.group, msg, times, max, level)
         .await
     {
         Ok(()) => true,

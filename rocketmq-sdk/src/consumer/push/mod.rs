@@ -28,6 +28,7 @@ use super::rebalance::allocate::{AllocateStrategy, Averagely};
 use crate::client::{Client, config_error};
 use crate::error::{Error, Result};
 use crate::protocol::body::{ConsumeType, ConsumerData, MessageModel, SubscriptionData};
+use crate::protocol::header::ExpressionType;
 use crate::protocol::message::MessageQueue;
 use crate::protocol::message::id::now_ms;
 use crate::protocol::topic::{retry_topic, validate_topic};
@@ -39,7 +40,7 @@ pub struct PushConsumerBuilder {
     client: Client,
     group: String,
     config: PushConsumerConfig,
-    subscriptions: Vec<(String, String)>,
+    subscriptions: Vec<(String, String, ExpressionType)>,
     strategy: Arc<dyn AllocateStrategy>,
 }
 
@@ -62,8 +63,25 @@ impl PushConsumerBuilder {
     /// topic replaces the expression.
     pub fn subscribe(mut self, topic: impl Into<String>, expression: impl Into<String>) -> Self {
         let topic = topic.into();
-        self.subscriptions.retain(|(t, _)| *t != topic);
-        self.subscriptions.push((topic, expression.into()));
+        self.subscriptions.retain(|(t, _, _)| *t != topic);
+        self.subscriptions
+            .push((topic, expression.into(), ExpressionType::Tag));
+        self
+    }
+
+    /// Subscribes to `topic` with an SQL92 expression over message properties
+    /// (`MessageSelector.bySql`), e.g. `"region = 'eu' AND amount > 100"`. The broker must
+    /// allow property filters (`enablePropertyFilter=true` on a Java broker). Replaces an
+    /// earlier subscription to the same topic.
+    pub fn subscribe_sql(
+        mut self,
+        topic: impl Into<String>,
+        expression: impl Into<String>,
+    ) -> Self {
+        let topic = topic.into();
+        self.subscriptions.retain(|(t, _, _)| *t != topic);
+        self.subscriptions
+            .push((topic, expression.into(), ExpressionType::Sql92));
         self
     }
 
@@ -204,9 +222,9 @@ impl PushConsumerBuilder {
         }
         let clustering = self.config.message_model == MessageModel::Clustering;
         let mut subscriptions = BTreeMap::new();
-        for (topic, expr) in &self.subscriptions {
+        for (topic, expr, kind) in &self.subscriptions {
             validate_topic(topic).map_err(|e| config_error("subscribe", e.to_string()))?;
-            let sub = SubscriptionData::build(topic.clone(), expr, None)
+            let sub = SubscriptionData::build(topic.clone(), expr, Some(kind.clone()))
                 .map_err(|e| config_error("subscribe", format!("{topic}: {e}")))?;
             subscriptions.insert(topic.clone(), sub);
         }

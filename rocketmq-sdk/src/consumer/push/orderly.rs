@@ -202,8 +202,11 @@ pub(super) async fn consume_loop(
             span.in_scope(|| debug!("queue dropped while consuming; result not processed"));
             return;
         }
+        let (raw, msgs) = dead_letter_marked(&inner, &ctx, raw, msgs, max)
+            .instrument(span.clone())
+            .await;
         let suspend = match result {
-            OrderlyResult::SuspendCurrentQueueAMoment => {
+            OrderlyResult::SuspendCurrentQueueAMoment if !msgs.is_empty() => {
                 let (suspend, again) = check_reconsume_times(&inner, raw, &msgs, max)
                     .instrument(span.clone())
                     .await;
@@ -225,6 +228,45 @@ pub(super) async fn consume_loop(
             }
         }
     }
+}
+
+/// Sends the messages the listener marked with [`OrderlyContext::dead_letter`] to the
+/// dead-letter queue (dropped in broadcasting) and returns the rest (as stored, and as
+/// restored for the listener). A mark whose send fails stays in the batch.
+async fn dead_letter_marked(
+    inner: &PushInner,
+    ctx: &OrderlyContext,
+    raw: Vec<MessageExt>,
+    msgs: Vec<MessageExt>,
+    max: i32,
+) -> (Vec<MessageExt>, Vec<MessageExt>) {
+    let marks = ctx.dead_letter_marks();
+    if marks.is_empty() {
+        return (raw, msgs);
+    }
+    let mut keep = (Vec::new(), Vec::new());
+    for (stored, msg) in raw.into_iter().zip(msgs) {
+        if !marks.contains(&msg) {
+            keep.0.push(stored);
+            keep.1.push(msg);
+        } else if !inner.clustering() {
+            warn!(msg_id = %msg.msg_id(), "broadcasting: a dead-lettered message is dropped");
+        } else {
+            match inner
+                .client
+                .send_to_retry_topic(&inner.group, &msg, max + 1, max, 0)
+                .await
+            {
+                Ok(()) => warn!(msg_id = %msg.msg_id(), "orderly: sent to the dead-letter queue"),
+                Err(e) => {
+                    warn!(msg_id = %msg.msg_id(), error = %e, "orderly: dead-letter send failed; keeping the message");
+                    keep.0.push(stored);
+                    keep.1.push(msg);
+                }
+            }
+        }
+    }
+    keep
 }
 
 /// Waits for new messages or a lock (or `timeout`); false when the consumer stopped.

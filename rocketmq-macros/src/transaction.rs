@@ -212,10 +212,13 @@ fn expand(m: &Model) -> TokenStream {
             quote!(<#self_ty>::#ident(self, value))
         }
     };
-    let exec_call = call(&m.execute);
-    let check_call = call(&m.check);
-    let checks = [&m.execute.output, &m.check.output]
-        .map(|o| quote_spanned!(o.span()=> #p::assert_transaction_state::<#o>();));
+    // Each conversion is spanned at its method's return type, where a wrong one is reported.
+    let into_state = |method: &Method| {
+        let o = &method.output;
+        quote_spanned!(o.span()=> <#o as #p::IntoTransactionState>::into_state)
+    };
+    let (exec_call, exec_state) = (call(&m.execute), into_state(&m.execute));
+    let (check_call, check_state) = (call(&m.check), into_state(&m.check));
     let payload_check = quote_spanned!(payload.span()=> #p::assert_typed_message::<#payload>(););
     quote! {
         #item
@@ -231,7 +234,7 @@ fn expand(m: &Model) -> TokenStream {
                 ) -> #p::BoxFuture<'a, #krate::producer::TransactionState> {
                     let _ = message;
                     ::std::boxed::Box::pin(async move {
-                        #p::IntoTransactionState::into_state(#exec_call.await)
+                        #exec_state(#exec_call.await)
                     })
                 }
 
@@ -242,7 +245,7 @@ fn expand(m: &Model) -> TokenStream {
                 ) -> #p::BoxFuture<'a, #krate::producer::TransactionState> {
                     let _ = message;
                     ::std::boxed::Box::pin(async move {
-                        #p::IntoTransactionState::into_state(#check_call.await)
+                        #check_state(#check_call.await)
                     })
                 }
             }
@@ -250,7 +253,6 @@ fn expand(m: &Model) -> TokenStream {
             #[allow(dead_code)]
             fn __rocketmq_checks() {
                 #payload_check
-                #(#checks)*
             }
         };
     }

@@ -8,12 +8,14 @@ use async_trait::async_trait;
 use tracing::{error, warn};
 
 use crate::consumer::{
-    ConsumeContext, ConsumeResult, IntoOutcome, MessageListener, OrderlyContext, OrderlyListener,
-    OrderlyResult, Outcome,
+    ConsumeContext, ConsumeResult, MessageListener, OrderlyContext, OrderlyListener, OrderlyResult,
+    Outcome,
 };
 use crate::protocol::message::MessageExt;
 
-pub use crate::consumer::{ConsumeFrom, DedupeKeyKind, Filter, Handler, Listener, ListenerSpec};
+pub use crate::consumer::{
+    ConsumeFrom, DedupeKeyKind, Filter, Handler, IntoOutcome, Listener, ListenerSpec,
+};
 pub use crate::producer::{IntoTransactionState, JavaHashCode, TypedTransactionListener};
 pub use crate::typed::TypedMessage;
 pub use futures::future::BoxFuture;
@@ -272,16 +274,6 @@ where
     }
 }
 
-/// Compile-time checks the macros place at the user's tokens, so a wrong type is
-/// reported there (with the trait's `on_unimplemented` message).
-pub fn assert_payload<T: Payload>() {}
-/// See [`assert_payload`].
-pub fn assert_outcome<T: IntoOutcome>() {}
-/// See [`assert_payload`].
-pub fn assert_shard<T: JavaHashCode + ?Sized>() {}
-/// See [`assert_payload`].
-pub fn assert_transaction_state<T: IntoTransactionState>() {}
-/// See [`assert_payload`].
+/// A compile-time check the macros place at the user's tokens, so a wrong type is reported
+/// there (with the trait's `on_unimplemented` message).
 pub fn assert_typed_message<T: TypedMessage>() {}
-/// See [`assert_payload`].
-pub fn assert_display<T: std::fmt::Display + ?Sized>() {}

@@ -120,14 +120,11 @@ pub(crate) fn expand(m: &Model) -> TokenStream {
     } else {
         quote!(concurrent)
     };
-    let adapter_closure = quote!(|__payload: #arg_ty, __context: #ctx_ty| #adapter_call);
-
-    let payload_check = if m.payload.raw {
-        quote!()
-    } else {
-        quote_spanned!(elem_ty.span()=> #p::assert_payload::<#elem_ty>();)
+    // The conversion is spanned at the return type, so a wrong one is reported there.
+    let into_outcome = quote_spanned!(output.span()=> <#output as #p::IntoOutcome>::into_outcome);
+    let adapter_closure = quote! {
+        |__payload: #arg_ty, __context: #ctx_ty| async move { #into_outcome(#adapter_call.await) }
     };
-    let output_check = quote_spanned!(output.span()=> #p::assert_outcome::<#output>(););
 
     quote! {
         #(#docs)*
@@ -163,11 +160,6 @@ pub(crate) fn expand(m: &Model) -> TokenStream {
                 }
             }
 
-            #[allow(dead_code)]
-            fn __rocketmq_checks() {
-                #payload_check
-                #output_check
-            }
         };
     }
 }

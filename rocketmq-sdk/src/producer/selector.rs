@@ -9,6 +9,11 @@ use crate::protocol::message::{Message, MessageQueue};
 ///
 /// `SelectMessageQueueByHash` hashes its argument with `hashCode()`; implementing this
 /// trait with the Java semantics of the matching boxed type keeps queue choice identical.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a shard key",
+    label = "no Java `hashCode()` for this type",
+    note = "shard keys hash as Java does: `String`, `str`, `i16`, `i32`, `i64`, `u32`, `u64`, `bool` (or implement `JavaHashCode`)"
+)]
 pub trait JavaHashCode {
     /// The value Java's `hashCode()` returns for the equivalent Java object.
     fn java_hash_code(&self) -> i32;

@@ -1,0 +1,6 @@
+use rocketmq_sdk::prelude::*;
+
+#[listener(topic = "t", group = "g")]
+fn handler(_m: MessageExt) {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use rocketmq_sdk::prelude::*;
+
+#[listener(topic = "t", group = "g")]
+async fn handler(_m: MessageExt) -> i32 {
+    1
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[rocketmq_sdk::test]
+fn not_async() {}
+
+fn main() {}

@@ -54,7 +54,176 @@ pub mod prelude {
     pub use serde::{Deserialize, Serialize};
 }
 
-pub use rocketmq_sdk_macros::{Message, listener, selector, test, transaction_listener};
+/// Derives [`typed::TypedMessage`]: a message type that travels as JSON, with its topic,
+/// tag, keys and shard key.
+///
+/// Container: `#[rocketmq(topic = "...", tag = "...")]` (topic required, checked against
+/// RocketMQ's topic rules at compile time; `crate = "..."` names this crate if renamed).
+/// Fields: `#[rocketmq(key)]` (any `Display`, or `Option` of one, skipped when `None`)
+/// becomes part of the message `KEYS` — indexed by the broker and usable as the dedupe
+/// key; `#[rocketmq(shard)]` (one field, a type with a Java `hashCode()`:
+/// [`producer::JavaHashCode`]) makes [`Producer::publish`] pick the queue a Java producer
+/// with `SelectMessageQueueByHash` picks for the same value, so equal values stay in order.
+///
+/// ```
+/// use rocketmq_sdk::prelude::*;
+///
+/// #[derive(Serialize, Deserialize, Message)]
+/// #[rocketmq(topic = "orders", tag = "created")]
+/// struct OrderCreated {
+///     #[rocketmq(key)]
+///     order_id: String,
+///     #[rocketmq(shard)]
+///     customer_id: u64,
+///     amount_cents: u64,
+/// }
+///
+/// let order = OrderCreated { order_id: "o-1".into(), customer_id: 7, amount_cents: 250 };
+/// let message = order.to_message().unwrap();
+/// assert_eq!(message.topic, "orders");
+/// assert_eq!(message.keys(), Some("o-1"));
+/// assert_eq!(order.shard_hash(), Some(7));
+/// ```
+pub use rocketmq_sdk_macros::Message;
+
+/// Turns an `async fn` into a listener: a unit struct of the same name that implements
+/// [`consumer::Listener`] (register it with [`Client::consumers`]) and still calls like
+/// the function (`bill(order, ctx).await` in a unit test).
+///
+/// Options: `topic`, `group` (required); `tag = "a || b"` or `sql = "..."` (one filter);
+/// `orderly`; `broadcast` (not with `orderly`); `max_reconsume_times = N`;
+/// `concurrency = N`; `consume_from = last_offset | first_offset | timestamp | <ms>`;
+/// `batch_size = N` (batch listeners; 32 by default); `dedupe` or
+/// `dedupe(key = uniq_key | keys)` (then register with `.dedupe(guard)`);
+/// `on_decode_error = dead_letter | retry | skip`; `crate = "..."`.
+///
+/// Arguments: the payload — any `serde::Deserialize` type (the body is JSON),
+/// `MessageExt` for the raw message, or a `Vec` of either for a batch — then optionally the
+/// context, [`ConsumeContext`] ([`OrderlyContext`] when `orderly`). Returns `()`,
+/// `Result<(), E: Display>` (an `Err` is logged and retried), [`consumer::Outcome`] or
+/// `Result<Outcome, E>`. A listener's visibility must not exceed its payload type's.
+///
+/// **Decode errors.** A body that does not decode as the payload type never will, so by
+/// default (`on_decode_error = dead_letter`) it goes straight to `%DLQ%<group>` with the
+/// error logged, without running the function, and the rest of the batch goes on. `retry`
+/// puts it on the retry ladder instead (a consumer deployed before its producer's schema
+/// change); `skip` acknowledges it. In broadcasting mode dead-lettered messages are dropped.
+///
+/// ```no_run
+/// use rocketmq_sdk::prelude::*;
+///
+/// #[derive(Serialize, Deserialize, Message)]
+/// #[rocketmq(topic = "orders", tag = "created")]
+/// pub struct OrderCreated {
+///     #[rocketmq(key)]
+///     order_id: String,
+/// }
+///
+/// /// Ok acknowledges; Err comes back on the delay ladder, then goes to %DLQ%billing.
+/// #[listener(topic = "orders", group = "billing", tag = "created || paid")]
+/// async fn bill(order: OrderCreated, ctx: ConsumeContext) -> Result<(), String> {
+///     tracing::info!(order = %order.order_id, attempt = ctx.reconsume_times(), "billing");
+///     Ok(())
+/// }
+///
+/// /// One queue at a time, in order; an error pauses the queue, then retries.
+/// #[listener(topic = "orders", group = "ledger", orderly, max_reconsume_times = 3)]
+/// async fn ledger(order: OrderCreated, ctx: OrderlyContext) -> Outcome {
+///     Outcome::Ack
+/// }
+///
+/// # async fn demo() -> rocketmq_sdk::Result<()> {
+/// let client = Client::builder().name_server("127.0.0.1:9876").build().await?;
+/// let app = client
+///     .consumers()
+///     .listen(bill)
+///     .listen(ledger.dedupe(MemoryGuard::new()))
+///     .start()
+///     .await?;
+/// app.shutdown().await; // drain in-flight calls, persist offsets, unregister
+/// # Ok(()) }
+/// ```
+pub use rocketmq_sdk_macros::listener;
+
+/// Implements a typed transaction listener from an inherent `impl` with
+/// `async fn execute(&self, value: &T) -> TransactionState` (the local transaction) and
+/// `async fn check(&self, value: &T) -> TransactionState` (the broker's check-back), where
+/// `T` derives [`Message`](derive@Message). Each may also take the raw message
+/// (`&Message`, `&MessageExt`) and may return `Result<TransactionState, E: Display>`
+/// (an `Err` answers UNKNOWN: the broker asks again). The type becomes a
+/// [`producer::TransactionListener`] whose sends are [`TransactionProducer::publish`];
+/// any number of them can run on one client, one per producer group.
+///
+/// ```no_run
+/// use rocketmq_sdk::prelude::*;
+///
+/// #[derive(Serialize, Deserialize, Message)]
+/// #[rocketmq(topic = "orders")]
+/// struct OrderCreated { order_id: String }
+///
+/// struct CreateOrder;
+///
+/// #[transaction_listener]
+/// impl CreateOrder {
+///     async fn execute(&self, order: &OrderCreated) -> TransactionState {
+///         TransactionState::Commit // after committing the local DB transaction
+///     }
+///     async fn check(&self, order: &OrderCreated) -> TransactionState {
+///         TransactionState::Commit // if the order row exists, else Rollback
+///     }
+/// }
+///
+/// # async fn demo(client: Client) -> rocketmq_sdk::Result<()> {
+/// let producer = client.producer("order-svc").start_transactional(CreateOrder).await?;
+/// producer.publish(&OrderCreated { order_id: "o-1".into() }).await?;
+/// # Ok(()) }
+/// ```
+pub use rocketmq_sdk_macros::transaction_listener;
+
+/// Turns `fn(queues: &[MessageQueue], message: &Message, arg: &A) -> usize` into a
+/// [`producer::MessageQueueSelector<A>`] (a unit struct of the same name, still callable)
+/// for [`Producer::send_with_selector`].
+///
+/// ```
+/// use rocketmq_sdk::prelude::*;
+///
+/// /// Orders of one region stay on one queue.
+/// #[selector]
+/// fn by_region(queues: &[MessageQueue], _message: &Message, region: &str) -> usize {
+///     region.bytes().map(usize::from).sum::<usize>() % queues.len()
+/// }
+///
+/// let queues: Vec<_> = (0..4).map(|i| MessageQueue::new("orders", "broker-a", i)).collect();
+/// assert_eq!(by_region(&queues, &Message::new("orders", "x"), "eu"), (101 + 117) % 4);
+/// ```
+pub use rocketmq_sdk_macros::selector;
+
+/// A `#[test]` on a fresh embedded broker (crate `rocketmq-embedded-broker`, a
+/// dev-dependency), in the style of `sqlx::test`: the parameters pick what is started —
+/// `broker: EmbeddedBroker`, and/or `client: Client` connected to it. The body runs on a
+/// multi-threaded tokio runtime and may return `Result<(), E: Debug>`.
+///
+/// Options: `store = "memory" | "disk"` (a fresh temporary directory, removed after),
+/// `flush = "sync" | "async"` (disk), `brokers = N`, `queues = N` (per auto-created topic),
+/// `delay_levels = "10ms 20ms ..."`, `manual_clock` (move time with
+/// `EmbeddedBroker::advance`), `auto_create_topics = false`, `transaction_check_ms = N`,
+/// `crate = "..."`, `broker_crate = "..."`.
+///
+/// ```no_run
+/// use rocketmq_embedded_broker::EmbeddedBroker;
+/// use rocketmq_sdk::prelude::*;
+/// use rocketmq_sdk::protocol::{RequestCode, ResponseCode};
+///
+/// #[rocketmq_sdk::test(delay_levels = "10ms 20ms 30ms")]
+/// async fn survives_a_busy_broker(broker: EmbeddedBroker, client: Client) {
+///     broker.faults().fail_next(RequestCode::SEND_MESSAGE_V2, 2, ResponseCode::SYSTEM_BUSY);
+///     let producer = client.producer("p").start().await.unwrap();
+///     producer.send(Message::new("orders", "x")).await.unwrap(); // retried past the faults
+///     assert_eq!(broker.messages("orders").unwrap().len(), 1);
+/// }
+/// # fn main() {}
+/// ```
+pub use rocketmq_sdk_macros::test;
 
 pub use client::{Client, ClientBuilder, ClientConfig};
 pub use consumer::{

@@ -266,6 +266,23 @@ impl Handler {
         Handler(HandlerKind::Orderly(Arc::new(listener)))
     }
 
+    /// The concurrent listener, if this handler is one (to drive it directly, as a
+    /// benchmark or a test does).
+    pub fn as_concurrent(&self) -> Option<&dyn MessageListener> {
+        match &self.0 {
+            HandlerKind::Concurrent(l) => Some(l.as_ref()),
+            HandlerKind::Orderly(_) => None,
+        }
+    }
+
+    /// The orderly listener, if this handler is one.
+    pub fn as_orderly(&self) -> Option<&dyn OrderlyListener> {
+        match &self.0 {
+            HandlerKind::Orderly(l) => Some(l.as_ref()),
+            HandlerKind::Concurrent(_) => None,
+        }
+    }
+
     fn dedupe(self, dedupe: Deduplicator) -> Self {
         match self.0 {
             HandlerKind::Concurrent(l) => {

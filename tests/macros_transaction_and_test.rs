@@ -80,7 +80,7 @@ struct Refunds;
 impl Refunds {
     async fn execute(&self, refund: &Refund, message: &Message) -> TransactionState {
         assert_eq!(message.topic, "tx-refunds");
-        if refund.id % 2 == 0 {
+        if refund.id.is_multiple_of(2) {
             TransactionState::Commit
         } else {
             TransactionState::Rollback
@@ -166,7 +166,7 @@ async fn transaction_listener_commits_rolls_back_and_answers_checks(
         .map(|m| serde_json::from_slice::<Refund>(&m.body).unwrap().id)
         .collect();
     assert_eq!(refunds_visible.len(), 2);
-    assert!(refunds_visible.iter().all(|id| id % 2 == 0));
+    assert!(refunds_visible.iter().all(|id| id.is_multiple_of(2)));
 }
 
 // --- #[rocketmq_sdk::test] parameter combinations ---------------------------------------

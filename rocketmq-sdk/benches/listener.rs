@@ -57,7 +57,11 @@ fn message() -> MessageExt {
         note: "x".repeat(960),
     };
     let body = serde_json::to_vec(&order).unwrap();
-    assert!((1000..1100).contains(&body.len()), "about 1 KiB: {}", body.len());
+    assert!(
+        (1000..1100).contains(&body.len()),
+        "about 1 KiB: {}",
+        body.len()
+    );
     let mut m = MessageExt::from(Message::new("bench", body));
     m.set_uniq_key("7F0000010000000000000042");
     m

@@ -1,0 +1,113 @@
+//! The in-process transfer between a master and its slave (upstream `HAConnection` on the
+//! master plus `HAClient` on the slave, without the socket): ship records from the slave's
+//! commit-log end on, append them on the slave, acknowledge the new end to the master.
+//! Also copies the master's topic configs to the slave (upstream `SlaveSynchronize`), so the
+//! slave can serve pulls of every topic.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info};
+
+use super::HaState;
+use crate::broker::BrokerCore;
+use crate::store::StoreError;
+
+/// Most bytes shipped per round (upstream `haTransferBatchSize`, 32 KiB, is tuned for a
+/// socket; in-process a bigger batch costs nothing).
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// How long the task sleeps without a new-data signal before it looks again (puts that do
+/// not come through the send path, e.g. scheduled messages, do not signal).
+const IDLE_POLL: Duration = Duration::from_millis(20);
+
+/// Finds the master's current incarnation (it may be crashed or restarted meanwhile).
+pub(crate) type MasterLink = Arc<dyn Fn() -> Option<Arc<BrokerCore>> + Send + Sync>;
+
+/// Starts replicating into `slave` from whatever `master` finds, acknowledging to `ha`.
+/// Runs until aborted or until the slave's store stops.
+pub(crate) fn spawn(
+    master: MasterLink,
+    slave: Arc<BrokerCore>,
+    ha: Arc<HaState>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let epoch = ha.connect(slave.store.commit_log_max_offset());
+        info!(broker = %slave.config.broker_name, from = slave.store.commit_log_max_offset(),
+            "slave connected to its master");
+        let mut topics_seen = None;
+        let mut last_problem: Option<String> = None;
+        loop {
+            let Some(master) = master() else {
+                ha.new_data(IDLE_POLL).await;
+                continue;
+            };
+            sync_topics(&master, &slave, &mut topics_seen);
+            let from = slave.store.commit_log_max_offset();
+            let chunk = match master.store.read_for_replica(from, MAX_BATCH_BYTES) {
+                Ok(c) => c,
+                Err(e) => {
+                    report(&mut last_problem, &e);
+                    ha.new_data(IDLE_POLL).await;
+                    continue;
+                }
+            };
+            if chunk.is_empty() {
+                if master.store.commit_log_max_offset() < from {
+                    report(
+                        &mut last_problem,
+                        &StoreError::Replication {
+                            offset: from,
+                            reason: format!(
+                                "the slave is ahead of its master (master ends at {})",
+                                master.store.commit_log_max_offset()
+                            ),
+                        },
+                    );
+                }
+                ha.ack(epoch, from);
+                ha.new_data(IDLE_POLL).await;
+                continue;
+            }
+            if let Some(delay) = slave.faults.iter().find_map(|f| f.replication_delay()) {
+                tokio::time::sleep(delay).await;
+            }
+            match slave.store.append_replica(&chunk) {
+                Ok(end) => {
+                    last_problem = None;
+                    debug!(from = chunk.start, end, "replicated");
+                    ha.ack(epoch, end);
+                }
+                Err(StoreError::ShutDown) => return,
+                Err(e) => {
+                    report(&mut last_problem, &e);
+                    ha.new_data(IDLE_POLL).await;
+                }
+            }
+        }
+    })
+}
+
+/// Logs a replication problem once, not every round.
+fn report(last: &mut Option<String>, e: &StoreError) {
+    let text = e.to_string();
+    if last.as_deref() != Some(text.as_str()) {
+        error!(error = %text, "replication stalled");
+        *last = Some(text);
+    }
+}
+
+/// Copies the master's topic table when its version changed.
+fn sync_topics(master: &BrokerCore, slave: &BrokerCore, seen: &mut Option<(i64, i64)>) {
+    let v = master.topics.data_version();
+    let version = (v.timestamp, v.counter);
+    if *seen == Some(version) {
+        return;
+    }
+    for config in master.topics.all().into_values() {
+        // Writes the slave's topics.json when it changed.
+        slave.topics.upsert(config);
+    }
+    *seen = Some(version);
+}

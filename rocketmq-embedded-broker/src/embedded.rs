@@ -694,6 +694,9 @@ impl BrokerHandle {
             vec![slot.faults.clone(), slot.cluster_faults.clone()],
         )
         .await?;
+        if let Some(ha) = &slot.config.ha {
+            ha.master_started();
+        }
         let transfer = slot.replica_of.as_ref().map(|replica| {
             let master = replica.master.clone();
             let link: crate::replication::transfer::MasterLink = Arc::new(move || {
@@ -712,6 +715,10 @@ impl BrokerHandle {
 
     fn take(&self) -> Option<Broker> {
         let mut state = self.slot.lock();
+        if let Some(ha) = &self.slot.config.ha {
+            // A master going down: its slave is connected to nobody.
+            ha.disconnect();
+        }
         if let Some(transfer) = state.transfer.take() {
             transfer.abort();
             if let Some(replica) = &self.slot.replica_of {

@@ -277,3 +277,37 @@ async fn replication_follows_segment_roll_over_on_directory_stores() {
     assert_eq!(b.slave(0).unwrap().messages("roll").unwrap().len(), 61);
     b.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn slave_ahead_of_a_restarted_master_is_not_trusted() {
+    // The master never flushes on its own: its crash loses everything the slave has.
+    let b = EmbeddedBroker::builder()
+        .slave(ReplicationMode::Sync)
+        .slave_timeout(Duration::from_millis(200))
+        .configure_store(|s| {
+            s.flush_interval_commit_log(Duration::from_secs(3600))
+                .flush_commit_log_thorough_interval(Duration::from_secs(3600))
+        })
+        .start()
+        .await
+        .unwrap();
+    b.create_topic("ahead", 1).await.unwrap();
+    let conn = connect(&b.broker_addrs()[0]).await;
+    for i in 0..5 {
+        send_ok(&conn, "ahead", 0, format!("m{i}").as_bytes()).await;
+    }
+    let slave_end = b.slave(0).unwrap().commit_log_max_offset().unwrap();
+    b.crash_broker(0).await.unwrap();
+    assert_eq!(b.broker(0).slave_acked_offset(), None, "master down");
+    b.restart_broker(0).await.unwrap();
+    assert!(b.broker(0).commit_log_max_offset().unwrap() < slave_end);
+    // The new message lands below offsets the slave acknowledged for other records: the
+    // master must not take those acknowledgements for this one.
+    let conn = connect(&b.broker_addrs()[0]).await;
+    let r = send(&conn, "ahead", 0, b"after the crash").await;
+    assert_eq!(
+        r.response_code(),
+        ResponseCode::SLAVE_NOT_AVAILABLE,
+        "{r:?}"
+    );
+}

@@ -253,7 +253,7 @@ pub async fn sync_replication_failover(
         .filter(|b| !copies.contains_key(*b) || !consumed.contains(*b))
         .count() as u64;
     let report = Report {
-        scenario: format!("sync replication, slave killed ({messages})"),
+        scenario: format!("sync replication + kills ({messages})"),
         sent,
         acknowledged: acked.len() as u64,
         lost,

@@ -21,6 +21,7 @@ pub(crate) mod transfer;
 
 use std::fmt;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -85,6 +86,7 @@ pub(crate) struct HaState {
     acked: watch::Sender<Option<i64>>,
     /// Woken by the master after a put so the transfer task ships at once.
     new_data: Notify,
+    master_generation: AtomicU64,
 }
 
 impl fmt::Debug for HaState {
@@ -106,6 +108,7 @@ impl HaState {
             session: Mutex::new(Session::default()),
             acked: watch::channel(None).0,
             new_data: Notify::new(),
+            master_generation: AtomicU64::new(0),
         }
     }
 
@@ -117,13 +120,26 @@ impl HaState {
         self.session.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A slave connected with its commit log ending at `offset`; returns the session's epoch.
-    pub(crate) fn connect(&self, offset: i64) -> u64 {
+    /// A slave connected with its commit log ending at `offset` (`None`: it cannot follow,
+    /// see [`stall`](Self::stall)); returns the session's epoch.
+    pub(crate) fn connect(&self, offset: Option<i64>) -> u64 {
         let mut s = self.session();
         s.epoch += 1;
         s.connected = true;
-        self.acked.send_replace(Some(offset));
+        self.acked.send_replace(offset);
         s.epoch
+    }
+
+    /// The master (re)started: whatever its slave acknowledged before is void until the
+    /// slave connects to this incarnation.
+    pub(crate) fn master_started(&self) {
+        self.master_generation.fetch_add(1, Ordering::AcqRel);
+        self.disconnect();
+    }
+
+    /// Bumped by every [`master_started`](Self::master_started).
+    pub(crate) fn master_generation(&self) -> u64 {
+        self.master_generation.load(Ordering::Acquire)
     }
 
     /// The slave of session `epoch` now holds everything below `offset`. Ignored when the
@@ -136,6 +152,17 @@ impl HaState {
                 *a = Some(offset);
                 changed
             });
+        }
+    }
+
+    /// The slave of session `epoch` cannot follow (its history diverged from the master's,
+    /// e.g. it is ahead of a master that lost its unflushed tail): it stays connected but
+    /// acknowledges nothing, so a SYNC_MASTER answers SLAVE_NOT_AVAILABLE instead of
+    /// trusting offsets that name other records.
+    pub(crate) fn stall(&self, epoch: u64) {
+        let s = self.session();
+        if s.connected && s.epoch == epoch {
+            self.acked.send_replace(None);
         }
     }
 

@@ -3,6 +3,11 @@
 //! commit-log end on, append them on the slave, acknowledge the new end to the master.
 //! Also copies the master's topic configs to the slave (upstream `SlaveSynchronize`), so the
 //! slave can serve pulls of every topic.
+//!
+//! While the slave cannot follow (its log is ahead of a master that lost its unflushed tail
+//! in a crash, or a shipped record does not fit), it acknowledges nothing, so a SYNC_MASTER
+//! answers SLAVE_NOT_AVAILABLE rather than count offsets of other records. Upstream (without
+//! DLedger) has no repair for such a divergence either; restart the slave on a fresh store.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,21 +38,34 @@ pub(crate) fn spawn(
     ha: Arc<HaState>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let epoch = ha.connect(slave.store.commit_log_max_offset());
-        info!(broker = %slave.config.broker_name, from = slave.store.commit_log_max_offset(),
-            "slave connected to its master");
+        // (master generation, session epoch) of the master incarnation followed now.
+        let mut session: Option<(u64, u64)> = None;
         let mut topics_seen = None;
         let mut last_problem: Option<String> = None;
         loop {
+            let generation = ha.master_generation();
             let Some(master) = master() else {
                 ha.new_data(IDLE_POLL).await;
                 continue;
+            };
+            let epoch = match session {
+                Some((g, epoch)) if g == generation => epoch,
+                _ => {
+                    let end = slave.store.commit_log_max_offset();
+                    let follows = end <= master.store.commit_log_max_offset();
+                    let epoch = ha.connect(follows.then_some(end));
+                    info!(broker = %slave.config.broker_name, from = end, follows,
+                        "slave connected to its master");
+                    session = Some((generation, epoch));
+                    epoch
+                }
             };
             sync_topics(&master, &slave, &mut topics_seen);
             let from = slave.store.commit_log_max_offset();
             let chunk = match master.store.read_for_replica(from, MAX_BATCH_BYTES) {
                 Ok(c) => c,
                 Err(e) => {
+                    ha.stall(epoch);
                     report(&mut last_problem, &e);
                     ha.new_data(IDLE_POLL).await;
                     continue;
@@ -55,6 +73,7 @@ pub(crate) fn spawn(
             };
             if chunk.is_empty() {
                 if master.store.commit_log_max_offset() < from {
+                    ha.stall(epoch);
                     report(
                         &mut last_problem,
                         &StoreError::Replication {
@@ -65,8 +84,9 @@ pub(crate) fn spawn(
                             ),
                         },
                     );
+                } else {
+                    ha.ack(epoch, from);
                 }
-                ha.ack(epoch, from);
                 ha.new_data(IDLE_POLL).await;
                 continue;
             }
@@ -81,6 +101,7 @@ pub(crate) fn spawn(
                 }
                 Err(StoreError::ShutDown) => return,
                 Err(e) => {
+                    ha.stall(epoch);
                     report(&mut last_problem, &e);
                     ha.new_data(IDLE_POLL).await;
                 }

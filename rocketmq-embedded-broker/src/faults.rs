@@ -321,7 +321,9 @@ impl Faults {
     /// Slows master/slave replication down: on a slave, every batch of records shipped from
     /// the master waits `delay` before the slave appends and acknowledges it (a slow slave
     /// or a slow link). Under SYNC_MASTER a delay longer than the slave timeout turns sends
-    /// into FLUSH_SLAVE_TIMEOUT. `None` removes it. Only a slave's own set is consulted.
+    /// into FLUSH_SLAVE_TIMEOUT. `None` removes it. Consulted in the slave's own set
+    /// ([`BrokerHandle::faults`](crate::BrokerHandle::faults) of the slave) and in the
+    /// cluster-wide set.
     pub fn delay_replication(&self, delay: Option<Duration>) {
         self.lock().replication_delay = delay;
     }

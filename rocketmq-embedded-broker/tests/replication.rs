@@ -311,3 +311,52 @@ async fn slave_ahead_of_a_restarted_master_is_not_trusted() {
         "{r:?}"
     );
 }
+
+#[tokio::test]
+async fn batches_that_roll_the_master_over_land_at_the_same_offsets_on_the_slave() {
+    // The master moves a whole batch to the next segment; the slave receives it record by
+    // record, and its first record alone would still fit the old segment.
+    let b = EmbeddedBroker::builder()
+        .slave(ReplicationMode::Sync)
+        .configure_store(|s| s.commit_log_file_size(8 * 1024))
+        .start()
+        .await
+        .unwrap();
+    b.create_topic("batches", 1).await.unwrap();
+    let conn = connect(&b.broker_addrs()[0]).await;
+    let body = [b'b'; 600];
+    let mut total = 0;
+    for i in 0..40 {
+        // Batches of 1 to 5 records leave varying room at the ends of segments.
+        let bodies: Vec<&[u8]> = vec![&body; 1 + i % 5];
+        total += bodies.len();
+        let r = conn
+            .request(batch_request("batches", 0, &bodies), T)
+            .await
+            .unwrap();
+        assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+    }
+    let master_end = b.broker(0).commit_log_max_offset().unwrap();
+    assert_eq!(
+        b.slave(0).unwrap().commit_log_max_offset().unwrap(),
+        master_end
+    );
+    let offsets = |h: &rocketmq_embedded_broker::BrokerHandle| -> Vec<i64> {
+        h.messages("batches")
+            .unwrap()
+            .iter()
+            .map(|m| m.commit_log_offset)
+            .collect()
+    };
+    assert_eq!(offsets(b.broker(0)).len(), total);
+    assert_eq!(offsets(b.slave(0).unwrap()), offsets(b.broker(0)));
+    // The case happened: a segment was left with room for the batch's first record.
+    let stored = b.broker(0).messages("batches").unwrap();
+    let rolled_early = stored.windows(2).any(|w| {
+        let prev_end = w[0].commit_log_offset + i64::from(w[0].store_size);
+        let next = &w[1];
+        next.commit_log_offset % (8 * 1024) == 0
+            && next.commit_log_offset - prev_end >= i64::from(next.store_size) + 8
+    });
+    assert!(rolled_early, "no batch rolled over early; adjust the sizes");
+}

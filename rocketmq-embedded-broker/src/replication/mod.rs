@@ -216,3 +216,91 @@ impl HaState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn sync_state(fall_behind_max: i64) -> HaState {
+        HaState::new(
+            ReplicationMode::Sync,
+            Duration::from_millis(50),
+            fall_behind_max,
+        )
+    }
+
+    #[tokio::test]
+    async fn without_a_slave_nothing_is_replicated() {
+        let ha = sync_state(1 << 20);
+        assert_eq!(
+            ha.await_replica(100, 100).await,
+            ReplicaOutcome::SlaveNotAvailable
+        );
+    }
+
+    #[tokio::test]
+    async fn an_acknowledgement_past_the_end_replicates_and_a_late_one_times_out() {
+        let ha = sync_state(1 << 20);
+        let epoch = ha.connect(Some(0));
+        ha.ack(epoch, 120);
+        assert_eq!(ha.await_replica(100, 120).await, ReplicaOutcome::Replicated);
+        assert_eq!(
+            ha.await_replica(200, 200).await,
+            ReplicaOutcome::FlushSlaveTimeout
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiting_send_is_released_by_the_acknowledgement() {
+        let ha = Arc::new(HaState::new(
+            ReplicationMode::Sync,
+            Duration::from_secs(30),
+            1 << 20,
+        ));
+        let epoch = ha.connect(Some(0));
+        let waiter = tokio::spawn({
+            let ha = ha.clone();
+            async move { ha.await_replica(100, 100).await }
+        });
+        ha.ack(epoch, 99);
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        ha.ack(epoch, 100);
+        assert_eq!(waiter.await.unwrap(), ReplicaOutcome::Replicated);
+    }
+
+    #[tokio::test]
+    async fn a_slave_too_far_behind_is_not_available() {
+        let ha = sync_state(1_000);
+        ha.connect(Some(0));
+        assert_eq!(
+            ha.await_replica(2_000, 2_000).await,
+            ReplicaOutcome::SlaveNotAvailable
+        );
+    }
+
+    #[tokio::test]
+    async fn old_sessions_cannot_acknowledge() {
+        let ha = sync_state(1 << 20);
+        let old = ha.connect(Some(0));
+        ha.disconnect();
+        ha.ack(old, 500);
+        assert_eq!(ha.acked(), None);
+        let new = ha.connect(Some(10));
+        ha.ack(old, 500);
+        assert_eq!(ha.acked(), Some(10));
+        ha.stall(new);
+        assert_eq!(ha.acked(), None);
+        ha.master_started();
+        ha.ack(new, 600);
+        assert_eq!(ha.acked(), None);
+    }
+
+    #[tokio::test]
+    async fn an_async_master_never_waits() {
+        let ha = HaState::new(ReplicationMode::Async, Duration::from_secs(30), 1);
+        assert_eq!(ha.await_replica(100, 100).await, ReplicaOutcome::Replicated);
+    }
+}

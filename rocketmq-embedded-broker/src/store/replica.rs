@@ -3,9 +3,9 @@
 //! offset on, the slave appends them at the very same offsets and dispatches them to its
 //! consume queues and index like any put.
 //!
-//! Both stores must use the same commit-log segment size: the slave then makes the same
-//! end-of-file decisions (blank marker, next segment) as the master did, so every record
-//! lands at the physical offset the master gave it. Nothing of the file format changes.
+//! Both stores must use the same commit-log segment size: the slave then rolls to the next
+//! segment (writing the blank marker) exactly where the master did, so every record lands
+//! at the physical offset the master gave it. Nothing of the file format changes.
 
 use std::sync::atomic::Ordering;
 
@@ -139,20 +139,22 @@ impl Store {
                     format!("record claims offset {}", view.physical_offset()),
                 ));
             }
-            let (seg, phy) =
-                inner
-                    .commit_log
-                    .segment_for_append(len as u64)
-                    .map_err(|e| match e {
-                        AppendError::TooLarge => bad_offset(at, "record larger than a segment"),
-                        AppendError::CreateFailed(e) | AppendError::Io(e) => e,
-                    })?;
-            if phy != at {
-                return Err(bad_offset(
-                    at,
-                    format!("this store's log ends at {phy}: a gap or divergent history"),
-                ));
-            }
+            let seg = inner
+                .commit_log
+                .segment_for_replica(len as u64, at)
+                .map_err(|e| match e {
+                    AppendError::TooLarge => bad_offset(at, "record larger than a segment"),
+                    AppendError::CreateFailed(e) | AppendError::Io(e) => e,
+                })?
+                .ok_or_else(|| {
+                    bad_offset(
+                        at,
+                        format!(
+                            "this store's log ends at {}: a gap or a divergent history",
+                            inner.commit_log.max_offset()
+                        ),
+                    )
+                })?;
             seg.append(&chunk.bytes[pos..pos + len])?;
             let info = DispatchInfo::from_view(&view, inner.schedule.as_ref());
             last_ts = info.store_ts;

@@ -360,3 +360,42 @@ async fn batches_that_roll_the_master_over_land_at_the_same_offsets_on_the_slave
     });
     assert!(rolled_early, "no batch rolled over early; adjust the sizes");
 }
+
+#[tokio::test]
+async fn slave_copies_the_masters_consumer_offsets() {
+    let b = EmbeddedBroker::builder()
+        .slave(ReplicationMode::Async)
+        .start()
+        .await
+        .unwrap();
+    b.create_topic("offs", 2).await.unwrap();
+    let conn = connect(&b.broker_addrs()[0]).await;
+    for i in 0..4 {
+        send_ok(&conn, "offs", i % 2, b"m").await;
+    }
+    // A pull creates the group.
+    pull(&conn, &pull_header("g", "offs", 0, 0)).await;
+    for (queue_id, offset) in [(0, 2), (1, 1)] {
+        let r = conn
+            .request(
+                RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET).with_header(
+                    &rocketmq_sdk::protocol::header::UpdateConsumerOffsetRequestHeader {
+                        consumer_group: "g".into(),
+                        topic: "offs".into(),
+                        queue_id,
+                        commit_offset: offset,
+                        ..Default::default()
+                    },
+                ),
+                T,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+    }
+    let want = std::collections::BTreeMap::from([(0, 2), (1, 1)]);
+    assert_eq!(b.broker(0).consumer_offsets("g", "offs"), want);
+    // Copied within about a second, so a consumer that comes to the slave while the master
+    // is down resumes there.
+    assert!(wait_until(|| b.slave(0).unwrap().consumer_offsets("g", "offs") == want).await);
+}

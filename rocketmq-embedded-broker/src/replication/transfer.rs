@@ -1,8 +1,10 @@
 //! The in-process transfer between a master and its slave (upstream `HAConnection` on the
 //! master plus `HAClient` on the slave, without the socket): ship records from the slave's
 //! commit-log end on, append them on the slave, acknowledge the new end to the master.
-//! Also copies the master's topic configs to the slave (upstream `SlaveSynchronize`), so the
-//! slave can serve pulls of every topic.
+//! Also copies the master's topic configs (when they change) and consumer offsets (every
+//! [`OFFSET_SYNC_INTERVAL`]) to the slave (upstream `SlaveSynchronize`, every 10 s there),
+//! so the slave can serve pulls of every topic and consumers that come to it while the
+//! master is down resume where the group was.
 //!
 //! While the slave cannot follow (its log is ahead of a master that lost its unflushed tail
 //! in a crash, or a shipped record does not fit), it acknowledges nothing, so a SYNC_MASTER
@@ -27,6 +29,9 @@ const MAX_BATCH_BYTES: usize = 1 << 20;
 /// not come through the send path, e.g. scheduled messages, do not signal).
 const IDLE_POLL: Duration = Duration::from_millis(20);
 
+/// How often the slave copies the master's consumer offsets.
+pub(crate) const OFFSET_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Finds the master's current incarnation (it may be crashed or restarted meanwhile).
 pub(crate) type MasterLink = Arc<dyn Fn() -> Option<Arc<BrokerCore>> + Send + Sync>;
 
@@ -41,6 +46,7 @@ pub(crate) fn spawn(
         // (master generation, session epoch) of the master incarnation followed now.
         let mut session: Option<(u64, u64)> = None;
         let mut topics_seen = None;
+        let mut offsets_synced: Option<tokio::time::Instant> = None;
         let mut last_problem: Option<String> = None;
         loop {
             let generation = ha.master_generation();
@@ -61,6 +67,10 @@ pub(crate) fn spawn(
                 }
             };
             sync_topics(&master, &slave, &mut topics_seen);
+            if offsets_synced.is_none_or(|t| t.elapsed() >= OFFSET_SYNC_INTERVAL) {
+                slave.offsets.merge_from(&master.offsets.snapshot());
+                offsets_synced = Some(tokio::time::Instant::now());
+            }
             let from = slave.store.commit_log_max_offset();
             let chunk = match master.store.read_for_replica(from, MAX_BATCH_BYTES) {
                 Ok(c) => c,

@@ -1,5 +1,7 @@
 //! The test harness: a name server and one or more brokers in this process, on loopback
-//! ports, with an in-memory or on-disk store, that a test can inspect and break.
+//! ports, with an in-memory or on-disk store, that a test can inspect and break. Each
+//! broker may have a replicating slave ([`EmbeddedBrokerBuilder::slave`], see
+//! [`crate::replication`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), rocketmq_embedded_broker::BrokerError> {

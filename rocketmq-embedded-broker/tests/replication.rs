@@ -107,6 +107,13 @@ async fn slave_registers_as_broker_id_1_and_serves_pulls_read_only() {
         ResponseCode::SERVICE_NOT_AVAILABLE,
         "{refused:?}"
     );
+    assert!(
+        refused
+            .remark
+            .as_deref()
+            .is_some_and(|r| r.contains("messages are put to the slave")),
+        "{refused:?}"
+    );
     assert_eq!(b.slave(0).unwrap().messages("ro").unwrap().len(), 1);
 
     // The master gone, its queues stay in the route, served by the slave.

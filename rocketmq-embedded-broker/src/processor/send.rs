@@ -92,11 +92,13 @@ impl SendProcessor {
     ) -> RemotingCommand {
         let core = &self.core;
         if core.config.role == BrokerRole::Slave {
-            // Upstream's store refuses puts on a slave (SERVICE_NOT_AVAILABLE).
-            return reply::error(
-                ResponseCode::SERVICE_NOT_AVAILABLE,
-                "service not available now: messages are put to the slave, which is read-only",
+            // Upstream's store refuses puts on a slave: SERVICE_NOT_AVAILABLE, with the
+            // usual remark ("... messages are put to the slave ...").
+            let refused = PutResult::error(
+                PutStatus::ServiceNotAvailable,
+                "this broker is a slave (broker id 1) and read-only",
             );
+            return self.respond(refused, header.queue_id, None);
         }
         let topic_config = match self.check(ctx, &header) {
             Ok(c) => c,

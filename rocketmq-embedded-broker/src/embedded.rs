@@ -74,6 +74,9 @@ pub enum StoreLocation {
     Directory(PathBuf),
 }
 
+/// How long a restarted master waits for its running slave to reconnect.
+const SLAVE_RECONNECT_WAIT: Duration = Duration::from_secs(1);
+
 /// Index hash slots of an in-memory store (upstream 5 000 000).
 const MEMORY_INDEX_HASH_SLOTS: u32 = 32_768;
 /// Index entries per file of an in-memory store (upstream 20 000 000).
@@ -708,10 +711,20 @@ impl BrokerHandle {
             });
             crate::replication::transfer::spawn(link, broker.core().clone(), replica.ha.clone())
         });
-        let mut state = slot.lock();
-        state.addr = Some(broker.addr());
-        state.broker = Some(broker);
-        state.transfer = transfer;
+        {
+            let mut state = slot.lock();
+            state.addr = Some(broker.addr());
+            state.broker = Some(broker);
+            state.transfer = transfer;
+        }
+        if let (Some(ha), Some(slave)) = (&slot.config.ha, slot.slave.get())
+            && slave.is_running()
+        {
+            // A restarted master: let its running slave reconnect before sends arrive
+            // (bounded; a slave that cannot follow stays disconnected).
+            ha.notify_new_data();
+            ha.wait_connected(SLAVE_RECONNECT_WAIT).await;
+        }
         Ok(())
     }
 

@@ -406,3 +406,21 @@ async fn slave_copies_the_masters_consumer_offsets() {
     // is down resumes there.
     assert!(wait_until(|| b.slave(0).unwrap().consumer_offsets("g", "offs") == want).await);
 }
+
+#[tokio::test]
+async fn a_restarted_master_finds_its_slave_again() {
+    let b = EmbeddedBroker::builder()
+        .slave(ReplicationMode::Sync)
+        .start()
+        .await
+        .unwrap();
+    b.create_topic("again", 1).await.unwrap();
+    let conn = connect(&b.broker_addrs()[0]).await;
+    send_ok(&conn, "again", 0, b"before").await;
+    b.restart_broker(0).await.unwrap();
+    // Connected again by the time the restart returns: SEND_OK, not SLAVE_NOT_AVAILABLE.
+    assert!(b.broker(0).slave_acked_offset().is_some());
+    let conn = connect(&b.broker_addrs()[0]).await;
+    send_ok(&conn, "again", 0, b"after").await;
+    assert_eq!(b.slave(0).unwrap().messages("again").unwrap().len(), 2);
+}

@@ -179,6 +179,16 @@ impl HaState {
         *self.acked.borrow()
     }
 
+    /// Waits until a slave acknowledges something (it connected and follows), at most
+    /// `max`; returns whether it did.
+    pub(crate) async fn wait_connected(&self, max: Duration) -> bool {
+        let mut rx = self.acked.subscribe();
+        matches!(
+            tokio::time::timeout(max, rx.wait_for(Option::is_some)).await,
+            Ok(Ok(_))
+        )
+    }
+
     /// Tells the transfer task that the master has new data.
     pub(crate) fn notify_new_data(&self) {
         self.new_data.notify_one();

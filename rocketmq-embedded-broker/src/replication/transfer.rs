@@ -35,16 +35,28 @@ pub(crate) const OFFSET_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// Finds the master's current incarnation (it may be crashed or restarted meanwhile).
 pub(crate) type MasterLink = Arc<dyn Fn() -> Option<Arc<BrokerCore>> + Send + Sync>;
 
+/// Connects `slave` to this `master` incarnation; returns the session epoch.
+fn connect(ha: &HaState, slave: &BrokerCore, master: &BrokerCore) -> u64 {
+    let end = slave.store.commit_log_max_offset();
+    let follows = end <= master.store.commit_log_max_offset();
+    let epoch = ha.connect(follows.then_some(end));
+    info!(broker = %slave.config.broker_name, from = end, follows,
+        "slave connected to its master");
+    epoch
+}
+
 /// Starts replicating into `slave` from whatever `master` finds, acknowledging to `ha`.
-/// Runs until aborted or until the slave's store stops.
+/// Connects at once when the master is running (so a SYNC_MASTER counts the slave as soon
+/// as this returns), then runs until aborted or until the slave's store stops.
 pub(crate) fn spawn(
     master: MasterLink,
     slave: Arc<BrokerCore>,
     ha: Arc<HaState>,
 ) -> JoinHandle<()> {
+    // (master generation, session epoch) of the master incarnation followed now.
+    let generation = ha.master_generation();
+    let mut session: Option<(u64, u64)> = master().map(|m| (generation, connect(&ha, &slave, &m)));
     tokio::spawn(async move {
-        // (master generation, session epoch) of the master incarnation followed now.
-        let mut session: Option<(u64, u64)> = None;
         let mut topics_seen = None;
         let mut offsets_synced: Option<tokio::time::Instant> = None;
         let mut last_problem: Option<String> = None;
@@ -57,11 +69,7 @@ pub(crate) fn spawn(
             let epoch = match session {
                 Some((g, epoch)) if g == generation => epoch,
                 _ => {
-                    let end = slave.store.commit_log_max_offset();
-                    let follows = end <= master.store.commit_log_max_offset();
-                    let epoch = ha.connect(follows.then_some(end));
-                    info!(broker = %slave.config.broker_name, from = end, follows,
-                        "slave connected to its master");
+                    let epoch = connect(&ha, &slave, &master);
                     session = Some((generation, epoch));
                     epoch
                 }

@@ -1,10 +1,13 @@
 //! Master/slave replication inside one process (upstream `HAService`, classic 4.x roles).
 //!
-//! A master may have one slave with its own store. A transfer task
-//! ([`transfer`]) ships whole commit-log records from the master's store to the slave's,
-//! starting at the slave's own commit-log end, and reports the slave's new end back to the
-//! master as its acknowledged offset ([`HaState`]). The slave dispatches the records to its
-//! consume queues and index like any put, so it serves pulls on its own address.
+//! A master may have one slave with its own store. A transfer task ships whole commit-log
+//! records from the master's store to the slave's
+//! ([`Store::read_for_replica`](crate::store::Store::read_for_replica) and
+//! [`Store::append_replica`](crate::store::Store::append_replica)), starting at the slave's
+//! own commit-log end, and reports the slave's new end back to the master as its
+//! acknowledged offset. The slave dispatches the records to its consume queues and index
+//! like any put, so it serves pulls on its own address. It also copies the master's topics
+//! and consumer offsets (upstream `SlaveSynchronize`).
 //!
 //! Roles, as upstream's `brokerRole`:
 //! - **ASYNC_MASTER** ([`ReplicationMode::Async`]): a send is answered as soon as the master

@@ -25,6 +25,12 @@ use tokio::process::{Child, Command};
 
 use crate::wait_until;
 
+mod dedupe_storm;
+mod replication;
+
+pub use dedupe_storm::{DedupeStorm, dedupe_storm};
+pub use replication::{ReplicationStatuses, sync_replication_failover};
+
 /// The environment variable that turns an executable into a crash-test broker child:
 /// `<store dir>|<sync or async>|<name server port>|<broker port>`.
 pub const CHILD_ENV: &str = "ROCKETMQ_RELIABILITY_CHILD";

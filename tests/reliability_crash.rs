@@ -2,7 +2,13 @@
 //! random moments while a producer keeps sending; after restart on the same store and
 //! ports every acknowledged message must be there, intact.
 //!
-//! Fast by default; `RELIABILITY_HEAVY=1` runs 20 runs × 10,000 messages.
+//! Sizes. The issue asks for SYNC_FLUSH + SIGKILL at ≥ 20 runs × ≥ 10,000 messages in the
+//! fast variant and 100 runs in the heavy one: `examples/reliability_report.rs` runs exactly
+//! that (20 × 10,000 standard, about 4–5 minutes in a debug build on 2 shared cores; 100 ×
+//! 10,000 with `RELIABILITY_HEAVY=1`), and so does this test with `RELIABILITY_HEAVY=1`
+//! (100 × 10,000). The default CI variant here is deliberately smaller (2 runs × 600
+//! messages) to keep `cargo test` quick; it is a smoke test of the same scenario, not the
+//! issue's bar.
 
 use rocketmq_embedded_broker::FlushMode;
 use rocketmq_suite::reliability::{CrashSettings, crash_under_load, heavy};
@@ -13,7 +19,7 @@ fn child_exe() -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_flush_sigkill_loses_no_acknowledged_message() {
-    let (runs, messages) = if heavy() { (20, 10_000) } else { (2, 600) };
+    let (runs, messages) = if heavy() { (100, 10_000) } else { (2, 600) };
     let mut s = CrashSettings::new(FlushMode::Sync, runs, messages);
     s.seed = 11;
     let r = crash_under_load(&child_exe(), &s).await.unwrap();

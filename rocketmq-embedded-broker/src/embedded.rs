@@ -1,5 +1,7 @@
 //! The test harness: a name server and one or more brokers in this process, on loopback
-//! ports, with an in-memory or on-disk store, that a test can inspect and break.
+//! ports, with an in-memory or on-disk store, that a test can inspect and break. Each
+//! broker may have a replicating slave ([`EmbeddedBrokerBuilder::slave`], see
+//! [`crate::replication`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), rocketmq_embedded_broker::BrokerError> {
@@ -20,12 +22,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use rocketmq_sdk::protocol::message::record::DecodeOptions;
 use rocketmq_sdk::protocol::message::{MessageExt, MessageQueue, decode_message_ext};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tracing::warn;
 
 use crate::acl::{AclChecker, AclConfig};
@@ -34,6 +37,9 @@ use crate::broker::{Broker, BrokerConfig, BrokerCore, Registrar};
 use crate::error::BrokerError;
 use crate::faults::Faults;
 use crate::namesrv::{NameServer, RouteTable};
+use crate::replication::{
+    BrokerRole, DEFAULT_SLAVE_FALL_BEHIND_MAX, DEFAULT_SLAVE_TIMEOUT, HaState, ReplicationMode,
+};
 use crate::store::storage::MemoryStorage;
 use crate::store::{
     Clock, DelayLevelTable, FlushDiskType, GetStatus, Store, StoreConfig, StoreConfigBuilder,
@@ -68,6 +74,9 @@ pub enum StoreLocation {
     Directory(PathBuf),
 }
 
+/// How long a restarted master waits for its running slave to reconnect.
+const SLAVE_RECONNECT_WAIT: Duration = Duration::from_secs(1);
+
 /// Index hash slots of an in-memory store (upstream 5 000 000).
 const MEMORY_INDEX_HASH_SLOTS: u32 = 32_768;
 /// Index entries per file of an in-memory store (upstream 20 000 000).
@@ -95,6 +104,9 @@ pub struct EmbeddedBrokerBuilder {
     store_tweak: Option<StoreTweak>,
     transaction: TransactionConfig,
     acl: Option<AclConfig>,
+    replication: Option<ReplicationMode>,
+    slave_timeout: Duration,
+    slave_fall_behind_max: i64,
     #[cfg(feature = "tls")]
     tls: Option<crate::server::TlsServerConfig>,
 }
@@ -113,6 +125,8 @@ impl fmt::Debug for EmbeddedBrokerBuilder {
             .field("broker_port", &self.broker_port)
             .field("transaction", &self.transaction)
             .field("acl", &self.acl.is_some())
+            .field("replication", &self.replication)
+            .field("slave_timeout", &self.slave_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -136,6 +150,9 @@ impl Default for EmbeddedBrokerBuilder {
             store_tweak: None,
             transaction: TransactionConfig::default(),
             acl: None,
+            replication: None,
+            slave_timeout: DEFAULT_SLAVE_TIMEOUT,
+            slave_fall_behind_max: DEFAULT_SLAVE_FALL_BEHIND_MAX,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -277,6 +294,33 @@ impl EmbeddedBrokerBuilder {
         self
     }
 
+    /// Gives every master a slave (broker id 1, same broker name, its own port and store of
+    /// the same kind as the master's, under `<name>-slave` for a directory) that replicates
+    /// the master's commit log in-process. [`ReplicationMode::Sync`] makes the masters
+    /// SYNC_MASTERs: a send is answered SEND_OK once the slave has it, SLAVE_NOT_AVAILABLE
+    /// without a slave, FLUSH_SLAVE_TIMEOUT when it does not acknowledge within
+    /// [`slave_timeout`](Self::slave_timeout). [`ReplicationMode::Async`] makes them
+    /// ASYNC_MASTERs. Default: no slaves. See [`crate::replication`].
+    pub fn slave(mut self, mode: ReplicationMode) -> Self {
+        self.replication = Some(mode);
+        self
+    }
+
+    /// How long a SYNC_MASTER waits for its slave before answering FLUSH_SLAVE_TIMEOUT
+    /// (default 5 s, upstream 4.x's `syncFlushTimeout`, which it uses for this wait).
+    pub fn slave_timeout(mut self, timeout: Duration) -> Self {
+        self.slave_timeout = timeout;
+        self
+    }
+
+    /// How far (in commit-log bytes) a slave may lag before a SYNC_MASTER stops waiting for
+    /// it and answers SLAVE_NOT_AVAILABLE at once (default 256 MiB, upstream
+    /// `haSlaveFallbehindMax`).
+    pub fn slave_fall_behind_max(mut self, bytes: u64) -> Self {
+        self.slave_fall_behind_max = i64::try_from(bytes).unwrap_or(i64::MAX);
+        self
+    }
+
     /// Turns ACL 1.0 on for every broker (default off: every request is served). See
     /// [`crate::acl`] for what is checked. The name server does not enforce ACL, as
     /// upstream's does not; the harness's own methods (`create_topic`, `messages`, ...)
@@ -320,6 +364,9 @@ impl EmbeddedBrokerBuilder {
                 "transaction_check_interval",
                 "must be longer than zero".into(),
             );
+        }
+        if self.replication.is_some() && self.slave_timeout.is_zero() {
+            return bad("slave_timeout", "must be longer than zero".into());
         }
         if let Err(r) = crate::broker::topics::validate_topic(&self.broker_name_prefix) {
             return bad("broker_name_prefix", r);
@@ -379,7 +426,7 @@ impl EmbeddedBrokerBuilder {
                     reason: format!("broker #{index} would need port {p}"),
                 })?
             };
-            let config = BrokerConfig {
+            let mut config = BrokerConfig {
                 cluster_name: self.cluster_name.clone(),
                 broker_name: name.clone(),
                 listen_addr: SocketAddr::new(host, port).to_string(),
@@ -393,11 +440,33 @@ impl EmbeddedBrokerBuilder {
                 tls: self.tls.clone(),
                 ..BrokerConfig::default()
             };
-            let location = match &self.store {
+            let location = |dir: String| match &self.store {
                 StoreLocation::Memory => Location::Memory(MemoryStorage::new()),
-                StoreLocation::Directory(root) => Location::Directory(root.join(&name)),
+                StoreLocation::Directory(root) => Location::Directory(root.join(dir)),
             };
-            let slot = Arc::new(Slot {
+            let ha = self.replication.map(|mode| {
+                Arc::new(HaState::new(
+                    mode,
+                    self.slave_timeout,
+                    self.slave_fall_behind_max,
+                ))
+            });
+            let slave_config = ha.as_ref().map(|_| {
+                let mut c = config.clone();
+                c.broker_id = 1;
+                c.role = BrokerRole::Slave;
+                let slave_port = if port == 0 { 0 } else { port.saturating_add(1) };
+                c.listen_addr = SocketAddr::new(host, slave_port).to_string();
+                c
+            });
+            if let Some(ha) = &ha {
+                config.role = match ha.mode() {
+                    ReplicationMode::Sync => BrokerRole::SyncMaster,
+                    ReplicationMode::Async => BrokerRole::AsyncMaster,
+                };
+                config.ha = Some(ha.clone());
+            }
+            let new_slot = |name: String, config: BrokerConfig, location, replica_of| Slot {
                 index,
                 name,
                 config,
@@ -408,13 +477,33 @@ impl EmbeddedBrokerBuilder {
                 faults: Arc::new(Faults::new()),
                 cluster_faults: faults.clone(),
                 routes: namesrv.routes().clone(),
+                replica_of,
+                slave: OnceLock::new(),
                 state: Mutex::new(SlotState {
                     broker: None,
                     addr: None,
+                    transfer: None,
                 }),
-            });
-            let handle = BrokerHandle { slot };
+            };
+            let slot = Arc::new(new_slot(name.clone(), config, location(name.clone()), None));
+            let handle = BrokerHandle { slot: slot.clone() };
             handle.start().await?;
+            if let (Some(ha), Some(slave_config)) = (ha, slave_config) {
+                let replica = Replica {
+                    master: Arc::downgrade(&slot),
+                    ha,
+                };
+                let slave = BrokerHandle {
+                    slot: Arc::new(new_slot(
+                        name.clone(),
+                        slave_config,
+                        location(format!("{name}-slave")),
+                        Some(replica),
+                    )),
+                };
+                slave.start().await?;
+                let _ = slot.slave.set(slave);
+            }
             brokers.push(handle);
         }
         Ok(EmbeddedBroker {
@@ -450,6 +539,14 @@ enum Location {
 struct SlotState {
     broker: Option<Broker>,
     addr: Option<SocketAddr>,
+    /// A slave's transfer task while it runs.
+    transfer: Option<JoinHandle<()>>,
+}
+
+/// What a slave replicates from.
+struct Replica {
+    master: Weak<Slot>,
+    ha: Arc<HaState>,
 }
 
 struct Slot {
@@ -463,6 +560,10 @@ struct Slot {
     faults: Arc<Faults>,
     cluster_faults: Arc<Faults>,
     routes: Arc<RouteTable>,
+    /// Set on a slave.
+    replica_of: Option<Replica>,
+    /// Set on a master that has a slave.
+    slave: OnceLock<BrokerHandle>,
     state: Mutex<SlotState>,
 }
 
@@ -598,14 +699,82 @@ impl BrokerHandle {
             vec![slot.faults.clone(), slot.cluster_faults.clone()],
         )
         .await?;
-        let mut state = slot.lock();
-        state.addr = Some(broker.addr());
-        state.broker = Some(broker);
+        if let Some(ha) = &slot.config.ha {
+            ha.master_started();
+        }
+        let transfer = slot.replica_of.as_ref().map(|replica| {
+            let master = replica.master.clone();
+            let link: crate::replication::transfer::MasterLink = Arc::new(move || {
+                let master = master.upgrade()?;
+                let state = master.lock();
+                state.broker.as_ref().map(|b| b.core().clone())
+            });
+            crate::replication::transfer::spawn(link, broker.core().clone(), replica.ha.clone())
+        });
+        {
+            let mut state = slot.lock();
+            state.addr = Some(broker.addr());
+            state.broker = Some(broker);
+            state.transfer = transfer;
+        }
+        if let (Some(ha), Some(slave)) = (&slot.config.ha, slot.slave.get())
+            && slave.is_running()
+        {
+            // A restarted master: let its running slave reconnect before sends arrive
+            // (bounded; a slave that cannot follow stays disconnected).
+            ha.notify_new_data();
+            ha.wait_connected(SLAVE_RECONNECT_WAIT).await;
+        }
         Ok(())
     }
 
     fn take(&self) -> Option<Broker> {
-        self.slot.lock().broker.take()
+        let mut state = self.slot.lock();
+        if let Some(ha) = &self.slot.config.ha {
+            // A master going down: its slave is connected to nobody.
+            ha.disconnect();
+        }
+        if let Some(transfer) = state.transfer.take() {
+            transfer.abort();
+            if let Some(replica) = &self.slot.replica_of {
+                replica.ha.disconnect();
+            }
+        }
+        state.broker.take()
+    }
+
+    /// This master's slave, if the harness was built with
+    /// [`EmbeddedBrokerBuilder::slave`]. Its handle has the same name and index; it
+    /// crashes, stops and restarts on its own (a restarted slave catches up from its own
+    /// commit-log end), and its [`faults`](Self::faults) can slow replication down
+    /// ([`Faults::delay_replication`]).
+    pub fn slave(&self) -> Option<&BrokerHandle> {
+        self.slot.slave.get()
+    }
+
+    /// Whether this is a slave (broker id 1).
+    pub fn is_slave(&self) -> bool {
+        self.slot.replica_of.is_some()
+    }
+
+    /// The broker id it registers with (0 for a master, 1 for a slave).
+    pub fn broker_id(&self) -> i64 {
+        self.slot.config.broker_id
+    }
+
+    /// The running broker's commit-log end (its max physical offset): on a slave, how far it
+    /// has replicated.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotRunning`].
+    pub fn commit_log_max_offset(&self) -> Result<i64, BrokerError> {
+        Ok(self.core()?.store.commit_log_max_offset())
+    }
+
+    /// On a master with a slave: the commit-log offset the slave has acknowledged, `None`
+    /// while no slave is connected (or on a broker without a slave).
+    pub fn slave_acked_offset(&self) -> Option<i64> {
+        self.slot.config.ha.as_ref().and_then(|ha| ha.acked())
     }
 
     /// Stops the broker abruptly, like `kill -9`: connections drop, and whatever the flush
@@ -1014,6 +1183,26 @@ impl EmbeddedBroker {
             .collect()
     }
 
+    /// The slave of broker `index`.
+    ///
+    /// # Errors
+    /// [`BrokerError::NoSuchBroker`], or [`BrokerError::NoSlave`] when the harness was
+    /// built without [`EmbeddedBrokerBuilder::slave`].
+    pub fn slave(&self, index: usize) -> Result<&BrokerHandle, BrokerError> {
+        self.try_broker(index)?
+            .slave()
+            .ok_or(BrokerError::NoSlave { index })
+    }
+
+    /// Every slave's address, in broker order (empty without replication).
+    pub fn slave_addrs(&self) -> Vec<String> {
+        self.brokers
+            .iter()
+            .filter_map(BrokerHandle::slave)
+            .map(BrokerHandle::addr)
+            .collect()
+    }
+
     /// Crashes broker `index` (see [`BrokerHandle::crash`]).
     ///
     /// # Errors
@@ -1031,7 +1220,8 @@ impl EmbeddedBroker {
         self.try_broker(index)?.restart().await
     }
 
-    /// Crashes every broker. The name server keeps running, so clients keep their
+    /// Crashes every master broker (slaves keep running; crash them through
+    /// [`slave`](Self::slave)). The name server keeps running, so clients keep their
     /// configuration and see the brokers vanish from the routes.
     pub async fn crash(&self) {
         for b in &self.brokers {
@@ -1039,7 +1229,7 @@ impl EmbeddedBroker {
         }
     }
 
-    /// Restarts every broker (see [`BrokerHandle::restart`]).
+    /// Restarts every master broker (see [`BrokerHandle::restart`]).
     ///
     /// # Errors
     /// The first broker that fails to start.
@@ -1056,7 +1246,8 @@ impl EmbeddedBroker {
     /// The first broker whose shutdown failed (the others are still stopped).
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
         let mut first_error = None;
-        for b in &self.brokers {
+        let slaves = self.brokers.iter().filter_map(BrokerHandle::slave);
+        for b in slaves.chain(&self.brokers) {
             if let Err(e) = b.shutdown().await {
                 first_error.get_or_insert(e);
             }
@@ -1072,6 +1263,9 @@ impl Drop for EmbeddedBroker {
     fn drop(&mut self) {
         // Dropping a broker stops it gracefully (synchronously); handles cloned by the test
         // then see a stopped broker.
+        for b in self.brokers.iter().filter_map(BrokerHandle::slave) {
+            drop(b.take());
+        }
         for b in &self.brokers {
             drop(b.take());
         }

@@ -36,6 +36,13 @@ pub enum BrokerError {
         /// How many brokers the cluster has.
         count: usize,
     },
+    /// The broker has no slave: the harness was built without
+    /// [`slave`](crate::EmbeddedBrokerBuilder::slave).
+    #[error("broker #{index} has no slave")]
+    NoSlave {
+        /// The broker's index.
+        index: usize,
+    },
     /// [`EmbeddedBroker::advance`](crate::EmbeddedBroker::advance) on a harness built
     /// without [`manual_clock`](crate::EmbeddedBrokerBuilder::manual_clock).
     #[error("the harness does not run on a manual clock")]

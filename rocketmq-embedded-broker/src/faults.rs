@@ -20,6 +20,8 @@
 //! - **closed connections**: every client connection of the broker closed now
 //!   ([`Faults::close_connections`]);
 //! - **pause**: requests queue up unanswered until [`Faults::resume`] ([`Faults::pause`]);
+//! - **slow replication**: a slave appends what its master ships only after a delay
+//!   ([`Faults::delay_replication`]);
 //! - **forced send status** ([`Faults::set_send_status`]);
 //! - **duplicate deliveries**: with a probability, a successful pull is answered so that the
 //!   client pulls the same range again ([`Faults::duplicate_deliveries`]); seeded with
@@ -85,6 +87,7 @@ struct State {
     delays: Vec<DelayRule>,
     drops: Vec<DropRule>,
     send_status: Option<ResponseCode>,
+    replication_delay: Option<Duration>,
     injected: u64,
     dropped: u64,
     delayed: u64,
@@ -102,6 +105,7 @@ impl Default for State {
             delays: Vec::new(),
             drops: Vec::new(),
             send_status: None,
+            replication_delay: None,
             injected: 0,
             dropped: 0,
             delayed: 0,
@@ -209,6 +213,7 @@ impl Faults {
         s.delays.clear();
         s.drops.clear();
         s.send_status = None;
+        s.replication_delay = None;
         s.duplicate_probability = 0.0;
         drop(s);
         self.resume();
@@ -311,6 +316,21 @@ impl Faults {
     pub fn seed(&self, seed: u64) {
         // xorshift must not start at 0.
         self.lock().rng = if seed == 0 { DEFAULT_SEED } else { seed };
+    }
+
+    /// Slows master/slave replication down: on a slave, every batch of records shipped from
+    /// the master waits `delay` before the slave appends and acknowledges it (a slow slave
+    /// or a slow link). Under SYNC_MASTER a delay longer than the slave timeout turns sends
+    /// into FLUSH_SLAVE_TIMEOUT. `None` removes it. Consulted in the slave's own set
+    /// ([`BrokerHandle::faults`](crate::BrokerHandle::faults) of the slave) and in the
+    /// cluster-wide set.
+    pub fn delay_replication(&self, delay: Option<Duration>) {
+        self.lock().replication_delay = delay;
+    }
+
+    /// The replication delay set with [`delay_replication`](Self::delay_replication).
+    pub fn replication_delay(&self) -> Option<Duration> {
+        self.lock().replication_delay
     }
 
     /// How many responses were dropped so far.

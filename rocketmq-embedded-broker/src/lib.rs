@@ -25,7 +25,8 @@
 //! * [`store`] — the message store, in upstream's on-disk formats (`FORMAT.md`);
 //! * [`faults`] — injected failures;
 //! * [`transaction`] — transactional messages: half and op records, the check service.
-//! * [`acl`] — ACL 1.0 (AccessKey/SecretKey signatures and permissions).
+//! * [`acl`] — ACL 1.0 (AccessKey/SecretKey signatures and permissions);
+//! * [`replication`] — master/slave replication (SYNC_MASTER, ASYNC_MASTER, SLAVE).
 //!
 //! # Crate features
 //!
@@ -51,6 +52,7 @@ pub mod faults;
 pub mod inspect;
 pub mod namesrv;
 mod processor;
+pub mod replication;
 pub mod server;
 pub mod store;
 pub mod transaction;
@@ -62,4 +64,5 @@ pub mod __private;
 pub use embedded::{BrokerHandle, EmbeddedBroker, EmbeddedBrokerBuilder, FlushMode, StoreLocation};
 pub use error::BrokerError;
 pub use faults::Faults;
+pub use replication::ReplicationMode;
 pub use transaction::{TransactionInfo, TransactionStatus};

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use rocketmq_embedded_broker::acl::AclConfig;
-use rocketmq_embedded_broker::{EmbeddedBroker, FlushMode};
+use rocketmq_embedded_broker::{EmbeddedBroker, FlushMode, ReplicationMode};
 
 /// Runs an Apache RocketMQ-compatible name server and broker(s) until Ctrl-C.
 #[derive(Debug, Parser)]
@@ -26,6 +26,10 @@ struct Args {
     /// Number of master brokers (broker-a, broker-b, ...).
     #[arg(long, default_value_t = 1)]
     brokers: usize,
+    /// Give every broker a slave (broker id 1, on the broker's port + 1) replicating its
+    /// commit log: `sync` (SYNC_MASTER) or `async` (ASYNC_MASTER).
+    #[arg(long, value_enum)]
+    slave: Option<Slave>,
     /// Port of the first broker; broker i listens on this + 10*i (0: any free port).
     #[arg(long, default_value_t = 10911)]
     broker_port: u16,
@@ -59,6 +63,14 @@ enum Flush {
     Sync,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Slave {
+    /// SYNC_MASTER: sends are acknowledged once the slave has them.
+    Sync,
+    /// ASYNC_MASTER: the slave follows behind.
+    Async,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
@@ -81,6 +93,12 @@ async fn main() -> ExitCode {
         });
     if let Some(dir) = &args.store {
         builder = builder.directory(dir);
+    }
+    if let Some(slave) = args.slave {
+        builder = builder.slave(match slave {
+            Slave::Sync => ReplicationMode::Sync,
+            Slave::Async => ReplicationMode::Async,
+        });
     }
     let mut acl_accounts = None;
     if let Some(path) = &args.acl_file {
@@ -124,6 +142,14 @@ async fn main() -> ExitCode {
             b.addr(),
             args.cluster
         );
+        if let Some(slave) = b.slave() {
+            println!(
+                "slave        {} {} (broker id 1, {:?} replication)",
+                slave.name(),
+                slave.addr(),
+                args.slave.unwrap_or(Slave::Async)
+            );
+        }
     }
     match &args.store {
         Some(dir) => println!("store        {} ({:?} flush)", dir.display(), args.flush),

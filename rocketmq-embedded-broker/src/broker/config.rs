@@ -11,8 +11,12 @@ pub(crate) struct BrokerConfig {
     pub(crate) cluster_name: String,
     /// Broker name (`brokerName`; upstream defaults to the host name, here `broker-a`).
     pub(crate) broker_name: String,
-    /// Broker id (`brokerId`, 0 = master). Only masters are implemented.
+    /// Broker id (`brokerId`, 0 = master, 1 = the slave).
     pub(crate) broker_id: i64,
+    /// Role (`brokerRole`, default ASYNC_MASTER).
+    pub(crate) role: crate::replication::BrokerRole,
+    /// A master's view of its slave (none without replication).
+    pub(crate) ha: Option<std::sync::Arc<crate::replication::HaState>>,
     /// Address to listen on (default `127.0.0.1:0`: loopback, an ephemeral port).
     pub(crate) listen_addr: String,
     /// Create unknown topics on first send from the `TBW102` template
@@ -62,6 +66,8 @@ impl Default for BrokerConfig {
             cluster_name: "DefaultCluster".to_owned(),
             broker_name: "broker-a".to_owned(),
             broker_id: 0,
+            role: crate::replication::BrokerRole::AsyncMaster,
+            ha: None,
             listen_addr: "127.0.0.1:0".to_owned(),
             auto_create_topic_enable: true,
             auto_create_subscription_group: true,

@@ -166,8 +166,9 @@ pub(crate) struct Broker {
     core: Arc<BrokerCore>,
     server: Option<Server>,
     offset_flusher: JoinHandle<()>,
-    schedule: JoinHandle<()>,
-    transaction_checker: JoinHandle<()>,
+    /// Masters only: a slave neither delivers delayed messages nor checks transactions.
+    schedule: Option<JoinHandle<()>>,
+    transaction_checker: Option<JoinHandle<()>>,
 }
 
 impl Broker {
@@ -250,9 +251,11 @@ impl Broker {
                 }
             }
         });
-        let schedule = schedule::start(core.clone());
-        let transaction_checker = crate::transaction::spawn_checker(core.clone());
-        info!(broker = %core.config.broker_name, %addr, "broker started");
+        let is_master = core.config.role != crate::replication::BrokerRole::Slave;
+        let schedule = is_master.then(|| schedule::start(core.clone()));
+        let transaction_checker =
+            is_master.then(|| crate::transaction::spawn_checker(core.clone()));
+        info!(broker = %core.config.broker_name, %addr, role = ?core.config.role, "broker started");
         Ok(Broker {
             core,
             server: Some(server),
@@ -264,6 +267,16 @@ impl Broker {
 
     pub(crate) fn core(&self) -> &Arc<BrokerCore> {
         &self.core
+    }
+
+    fn abort_tasks(&self) {
+        self.offset_flusher.abort();
+        for task in [&self.schedule, &self.transaction_checker]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
+        }
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
@@ -281,9 +294,7 @@ impl Broker {
     }
 
     fn stop_gracefully(&mut self) -> Result<(), BrokerError> {
-        self.offset_flusher.abort();
-        self.schedule.abort();
-        self.transaction_checker.abort();
+        self.abort_tasks();
         self.core.persist();
         if self.core.store.is_running() {
             self.core.store.shutdown()?;
@@ -296,9 +307,7 @@ impl Broker {
     /// loses what it had not yet handed to the storage.
     pub(crate) async fn crash(mut self) {
         self.core.unregister();
-        self.offset_flusher.abort();
-        self.schedule.abort();
-        self.transaction_checker.abort();
+        self.abort_tasks();
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }

@@ -68,6 +68,29 @@ impl OffsetManager {
             .unwrap_or_default()
     }
 
+    /// A copy of the whole offset table (what a slave copies from its master).
+    pub(crate) fn snapshot(&self) -> ConsumerOffsetTable {
+        self.lock().clone()
+    }
+
+    /// Takes over `other`'s offsets (upstream `SlaveSynchronize.syncConsumerOffset`: the
+    /// master's entries replace the slave's, other entries stay).
+    pub(crate) fn merge_from(&self, other: &ConsumerOffsetTable) {
+        let mut table = self.lock();
+        let mut changed = false;
+        for (k, queues) in &other.offset_table {
+            let mine = table.offset_table.entry(k.clone()).or_default();
+            for (q, offset) in queues {
+                if mine.insert(*q, *offset) != Some(*offset) {
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.dirty.store(true, Ordering::Release);
+        }
+    }
+
     /// Upstream `assignResetOffset`: commits `offset` and remembers it for the next pull.
     pub(crate) fn assign_reset(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
         self.commit(group, topic, queue_id, offset);

@@ -395,8 +395,10 @@ fn remove_broker(
             }
         }
     }
-    // A master leaving takes its queues with it (clients then only see the other brokers).
-    if broker_id == MASTER_ID || name_gone {
+    // The last address of a broker name leaving takes its queues with it (clients then only
+    // see the other brokers). A master leaving while its slave stays keeps them, as upstream
+    // 4.x: consumers read from the slave, producers find no master (id 0) to send to.
+    if name_gone {
         let topics: Vec<String> = t
             .topic_queue
             .iter()

@@ -19,6 +19,7 @@ use tracing::{Instrument, Span, debug, field, info_span};
 use super::reply;
 use crate::broker::BrokerCore;
 use crate::broker::topics::{NOT_ALLOWED_SEND_TOPICS, RETRY_PREFIX, dlq_topic, validate_topic};
+use crate::replication::{BrokerRole, ReplicaOutcome};
 use crate::server::{RequestContext, RequestProcessor};
 use crate::store::{PutResult, PutStatus, TopicConfig};
 
@@ -90,6 +91,15 @@ impl SendProcessor {
         batch: bool,
     ) -> RemotingCommand {
         let core = &self.core;
+        if core.config.role == BrokerRole::Slave {
+            // Upstream's store refuses puts on a slave: SERVICE_NOT_AVAILABLE, with the
+            // usual remark ("... messages are put to the slave ...").
+            let refused = PutResult::error(
+                PutStatus::ServiceNotAvailable,
+                "this broker is a slave (broker id 1) and read-only",
+            );
+            return self.respond(refused, header.queue_id, None);
+        }
         let topic_config = match self.check(ctx, &header) {
             Ok(c) => c,
             Err(response) => return response,
@@ -166,6 +176,7 @@ impl SendProcessor {
         } else {
             messages[0].message.uniq_key().map(str::to_owned)
         };
+        let wait = messages.iter().any(|m| m.message.wait_store_msg_ok());
         let result = if batch {
             core.store.put_messages(messages).await
         } else {
@@ -176,7 +187,28 @@ impl SendProcessor {
                 core.store.put_message(message).await
             }
         };
+        let result = self.replicate(result, wait).await;
         self.respond(result, queue_id, transaction_id)
+    }
+
+    /// Upstream `handleHA`: a SYNC_MASTER answers SEND_OK only once its slave has the
+    /// message. Wakes the transfer to the slave in either mode.
+    async fn replicate(&self, mut result: PutResult, wait: bool) -> PutResult {
+        let Some(ha) = &self.core.config.ha else {
+            return result;
+        };
+        ha.notify_new_data();
+        if result.status != PutStatus::PutOk || !wait {
+            return result;
+        }
+        let end = result.physical_offset + result.wrote_bytes as i64;
+        let master_end = self.core.store.commit_log_max_offset();
+        result.status = match ha.await_replica(end, master_end).await {
+            ReplicaOutcome::Replicated => PutStatus::PutOk,
+            ReplicaOutcome::SlaveNotAvailable => PutStatus::SlaveNotAvailable,
+            ReplicaOutcome::FlushSlaveTimeout => PutStatus::FlushSlaveTimeout,
+        };
+        result
     }
 
     /// Upstream `msgCheck`: topic name, forbidden topics, topic existence (auto-creating it),
@@ -362,6 +394,8 @@ impl SendProcessor {
         let code = match result.status {
             PutStatus::PutOk => ResponseCode::SUCCESS,
             PutStatus::FlushDiskTimeout => ResponseCode::FLUSH_DISK_TIMEOUT,
+            PutStatus::FlushSlaveTimeout => ResponseCode::FLUSH_SLAVE_TIMEOUT,
+            PutStatus::SlaveNotAvailable => ResponseCode::SLAVE_NOT_AVAILABLE,
             PutStatus::ServiceNotAvailable => {
                 return reply::error(
                     ResponseCode::SERVICE_NOT_AVAILABLE,

@@ -17,7 +17,6 @@ use crate::broker::BrokerCore;
 use crate::broker::schedule::apply_delay;
 use crate::broker::topics::dlq_topic;
 use crate::server::{RequestContext, RequestProcessor};
-use crate::store::PutStatus;
 
 /// The request version from which the header's `maxReconsumeTimes` is honoured (V3_4_9).
 const V3_4_9: i16 = 121;
@@ -136,7 +135,7 @@ impl RequestProcessor for SendBackProcessor {
         let result = core.store.put_message(msg).await;
         debug!(group = %h.group, topic, status = ?result.status, "send back stored");
         Some(match result.status {
-            PutStatus::PutOk | PutStatus::FlushDiskTimeout => reply::success(),
+            s if s.is_stored() => reply::success(),
             other => reply::error(
                 ResponseCode::SYSTEM_ERROR,
                 format!(

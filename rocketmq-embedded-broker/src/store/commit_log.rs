@@ -251,6 +251,49 @@ impl CommitLog {
         Ok((seg, i64::try_from(at).unwrap_or(i64::MAX)))
     }
 
+    /// The segment to append a replicated record of `len` bytes to, which the master stored
+    /// at `at`: the current segment when `at` is its write position, or, when `at` starts
+    /// the next segment (the master rolled over there, maybe for a whole batch that the
+    /// slave receives record by record), the next one after writing the blank marker.
+    /// `None` when `at` is neither (a gap or a divergent history). Called under the put lock.
+    pub(crate) fn segment_for_replica(
+        &self,
+        len: u64,
+        at: i64,
+    ) -> Result<Option<Arc<Segment>>, AppendError> {
+        let Ok(at) = u64::try_from(at) else {
+            return Ok(None);
+        };
+        if len + BLANK_MARKER_LEN as u64 > self.segs.segment_size() {
+            return Err(AppendError::TooLarge);
+        }
+        let seg = self
+            .segs
+            .last_or_create(0)
+            .map_err(AppendError::CreateFailed)?;
+        let pos = seg.start() + seg.wrote();
+        let end = seg.start() + seg.size();
+        if at == pos && len + BLANK_MARKER_LEN as u64 <= seg.remaining() {
+            return Ok(Some(seg));
+        }
+        if at != end || pos >= end {
+            return Ok(None);
+        }
+        if seg.remaining() >= BLANK_MARKER_LEN as u64 {
+            let remaining = i32::try_from(seg.remaining()).unwrap_or(i32::MAX);
+            let mut marker = [0u8; 8];
+            marker[..4].copy_from_slice(&remaining.to_be_bytes());
+            marker[4..].copy_from_slice(&BLANK_MAGIC.to_be_bytes());
+            seg.append(&marker).map_err(AppendError::Io)?;
+        }
+        seg.mark_full();
+        let next = self
+            .segs
+            .create_next(0)
+            .map_err(AppendError::CreateFailed)?;
+        Ok((next.start() == at).then_some(next))
+    }
+
     /// Reads `size` bytes at absolute `offset` if they lie within one segment and below the
     /// write position; `None` otherwise (deleted, not yet written, or crossing a boundary).
     pub(crate) fn read(&self, offset: i64, size: usize) -> StoreResult<Option<Vec<u8>>> {

@@ -50,6 +50,15 @@ pub enum StoreError {
         /// The parse error.
         reason: String,
     },
+    /// Replicated records do not fit this store (master/slave replication): a gap, a
+    /// divergent history, or a commit-log offset the master no longer has.
+    #[error("replication at commit-log offset {offset}: {reason}")]
+    Replication {
+        /// The commit-log offset concerned.
+        offset: i64,
+        /// What is wrong.
+        reason: String,
+    },
     /// The store has been shut down (or crashed) and accepts no more work.
     #[error("the store is shut down")]
     ShutDown,

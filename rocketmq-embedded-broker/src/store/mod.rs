@@ -40,6 +40,7 @@ mod index;
 mod message_store;
 mod put;
 mod recovery;
+mod replica;
 mod result;
 mod retention;
 mod schedule;
@@ -62,6 +63,7 @@ pub use error::{StoreError, StoreResult};
 pub use index::{INDEX_ENTRY_SIZE, INDEX_HEADER_SIZE, INDEX_SLOT_SIZE};
 pub use message_store::Store;
 pub use recovery::{RecoveryReport, Truncation, TruncationReason};
+pub use replica::ReplicaChunk;
 pub use result::{
     GetResult, GetStatus, MessageFilter, PutResult, PutStatus, QueryResult, StoreStats,
     StoredMessage,

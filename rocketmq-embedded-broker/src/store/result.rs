@@ -13,6 +13,12 @@ pub enum PutStatus {
     /// Stored, but not confirmed durable within `sync_flush_timeout`; the broker answers
     /// FLUSH_DISK_TIMEOUT and the message stays stored.
     FlushDiskTimeout,
+    /// Stored, but the slave of a SYNC_MASTER did not acknowledge it within the slave
+    /// timeout; the broker answers FLUSH_SLAVE_TIMEOUT and the message stays stored.
+    FlushSlaveTimeout,
+    /// Stored, but a SYNC_MASTER has no slave connected (or it lags more than
+    /// `haSlaveFallbehindMax`); the broker answers SLAVE_NOT_AVAILABLE.
+    SlaveNotAvailable,
     /// The store is shut down, or the disk is above the warning ratio.
     ServiceNotAvailable,
     /// A new commit-log segment could not be created; nothing was stored.
@@ -30,7 +36,13 @@ pub enum PutStatus {
 impl PutStatus {
     /// Whether the message is in the commit log (so it will be served to consumers).
     pub fn is_stored(self) -> bool {
-        matches!(self, PutStatus::PutOk | PutStatus::FlushDiskTimeout)
+        matches!(
+            self,
+            PutStatus::PutOk
+                | PutStatus::FlushDiskTimeout
+                | PutStatus::FlushSlaveTimeout
+                | PutStatus::SlaveNotAvailable
+        )
     }
 }
 
@@ -70,7 +82,7 @@ impl PutResult {
         }
     }
 
-    /// Whether the message is stored (`PutOk` or `FlushDiskTimeout`).
+    /// Whether the message is stored (`PutOk`, or a flush or slave timeout).
     pub fn is_stored(&self) -> bool {
         self.status.is_stored()
     }

@@ -61,6 +61,21 @@ impl TopicRoute {
         self.broker(broker_name).and_then(BrokerData::master_addr)
     }
 
+    /// Where to read `broker_name`'s queues (pull, offsets): its master, or, when the route
+    /// lists no master (it is down), its slave with the lowest id, as upstream's
+    /// `findBrokerAddressInSubscribe` does. The flag is true for a slave.
+    pub fn read_addr(&self, broker_name: &str) -> Option<(&str, bool)> {
+        let broker = self.broker(broker_name)?;
+        match broker.master_addr() {
+            Some(a) => Some((a, false)),
+            None => broker
+                .broker_addrs
+                .values()
+                .next()
+                .map(|a| (a.as_str(), true)),
+        }
+    }
+
     /// The broker entry named `broker_name`.
     pub fn broker(&self, broker_name: &str) -> Option<&BrokerData> {
         self.data
@@ -241,5 +256,15 @@ mod tests {
         assert_eq!(r.publish_queues.len(), 4);
         assert!(r.publish_queues.iter().all(|q| q.topic == "New"));
         assert!(r.from_default_topic);
+    }
+
+    #[test]
+    fn reads_go_to_the_master_or_to_the_slave_when_it_is_gone() {
+        let mut d = data();
+        d.broker_datas[1].broker_addrs.insert(1, "a:2".into());
+        let r = TopicRoute::new("T", d);
+        assert_eq!(r.read_addr("a"), Some(("a:1", false)), "master first");
+        assert_eq!(r.read_addr("slave-only"), Some(("slave-only:2", true)));
+        assert_eq!(r.read_addr("unknown"), None);
     }
 }

@@ -82,6 +82,21 @@ impl Client {
         self.master_of(&mq.topic, &mq.broker_name).await
     }
 
+    /// Where to read `mq` from: its master, or its slave while the route lists no master
+    /// (see [`TopicRoute::read_addr`](crate::client::TopicRoute::read_addr)); true for a
+    /// slave. The route is refreshed once if it names neither.
+    async fn queue_reader(&self, mq: &MessageQueue) -> Result<(String, bool)> {
+        let route = self.topic_route(&mq.topic).await?;
+        if let Some((a, slave)) = route.read_addr(&mq.broker_name) {
+            return Ok((a.to_owned(), slave));
+        }
+        let route = self.refresh_route(&mq.topic).await?;
+        route
+            .read_addr(&mq.broker_name)
+            .map(|(a, slave)| (a.to_owned(), slave))
+            .ok_or_else(|| Error::NoRoute(format!("{} (no broker {})", mq.topic, mq.broker_name)))
+    }
+
     async fn call(
         &self,
         addr: &str,
@@ -91,7 +106,8 @@ impl Client {
         Ok(self.inner.pool.request(addr, request, timeout).await?)
     }
 
-    /// PULL_MESSAGE / LITE_PULL_MESSAGE to the queue's master, then the client side of
+    /// PULL_MESSAGE / LITE_PULL_MESSAGE to the queue's master (its slave while the master
+    /// is down, without the commit-offset flag, as Java), then the client side of
     /// `processPullResult`: decode, re-filter by tag string, stamp MIN/MAX_OFFSET.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn pull(
@@ -107,7 +123,12 @@ impl Client {
         timeout: Duration,
         lite: bool,
     ) -> Result<PullResult> {
-        let addr = self.queue_master(mq).await?;
+        let (addr, from_slave) = self.queue_reader(mq).await?;
+        let sys_flag = if from_slave {
+            sys_flag & !crate::protocol::header::pull::pull_sys_flag::COMMIT_OFFSET
+        } else {
+            sys_flag
+        };
         let with_sub = sys_flag & crate::protocol::header::pull::pull_sys_flag::SUBSCRIPTION != 0;
         let header = PullMessageRequestHeader {
             consumer_group: group.to_owned(),
@@ -172,7 +193,7 @@ impl Client {
         mq: &MessageQueue,
         zero_if_not_found: Option<bool>,
     ) -> Result<Option<i64>> {
-        let addr = self.queue_master(mq).await?;
+        let (addr, _) = self.queue_reader(mq).await?;
         let header = QueryConsumerOffsetRequestHeader {
             consumer_group: group.to_owned(),
             topic: mq.topic.clone(),
@@ -203,7 +224,7 @@ impl Client {
         offset: i64,
         oneway: bool,
     ) -> Result<()> {
-        let addr = self.queue_master(mq).await?;
+        let (addr, _) = self.queue_reader(mq).await?;
         let header = UpdateConsumerOffsetRequestHeader {
             consumer_group: group.to_owned(),
             topic: mq.topic.clone(),
@@ -228,7 +249,7 @@ impl Client {
 
     /// GET_MAX_OFFSET: the next offset to be written in the queue.
     pub(crate) async fn max_offset(&self, mq: &MessageQueue) -> Result<i64> {
-        let addr = self.queue_master(mq).await?;
+        let (addr, _) = self.queue_reader(mq).await?;
         let header = GetMaxOffsetRequestHeader {
             topic: mq.topic.clone(),
             queue_id: mq.queue_id,
@@ -247,7 +268,7 @@ impl Client {
 
     /// GET_MIN_OFFSET: the lowest offset still stored in the queue.
     pub(crate) async fn min_offset(&self, mq: &MessageQueue) -> Result<i64> {
-        let addr = self.queue_master(mq).await?;
+        let (addr, _) = self.queue_reader(mq).await?;
         let header = GetMinOffsetRequestHeader {
             topic: mq.topic.clone(),
             queue_id: mq.queue_id,
@@ -266,7 +287,7 @@ impl Client {
     /// SEARCH_OFFSET_BY_TIMESTAMP: the offset of the first message stored at or after
     /// `timestamp_ms` (the queue end when there is none).
     pub(crate) async fn search_offset(&self, mq: &MessageQueue, timestamp_ms: i64) -> Result<i64> {
-        let addr = self.queue_master(mq).await?;
+        let (addr, _) = self.queue_reader(mq).await?;
         let header = SearchOffsetRequestHeader {
             topic: mq.topic.clone(),
             queue_id: mq.queue_id,
@@ -292,7 +313,8 @@ impl Client {
             .data
             .broker_datas
             .iter()
-            .filter_map(|b| b.master_addr())
+            // The master, or the slave while the master is down.
+            .filter_map(|b| b.broker_addrs.values().next().map(String::as_str))
             .collect();
         addrs.sort_unstable();
         let header = GetConsumerListByGroupRequestHeader {

@@ -133,6 +133,17 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Registered before the addresses are printed: whoever reads them may signal at once,
+    // and a SIGINT before registration would kill the process without a shutdown.
+    #[cfg(unix)]
+    let mut interrupt =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("rocketmq-embedded-broker: cannot watch for Ctrl-C: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let ns = broker.name_server_addr();
     println!("name server  {ns}");
     for b in broker.brokers() {
@@ -175,6 +186,9 @@ async fn main() -> ExitCode {
         println!("listening on {ns}: reachable from other hosts");
     }
     println!("clients: set the name server to {ns}; Ctrl-C stops");
+    #[cfg(unix)]
+    interrupt.recv().await;
+    #[cfg(not(unix))]
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("rocketmq-embedded-broker: cannot wait for Ctrl-C: {e}");
     }

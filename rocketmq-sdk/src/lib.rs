@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod acl;
+pub mod admin;
 pub mod client;
 pub mod consumer;
 pub mod dedupe;

@@ -334,6 +334,10 @@ impl EmbeddedBrokerBuilder {
     /// [`BrokerError::Config`] for an invalid setting (naming it; `acl` for an unusable ACL
     /// configuration), [`BrokerError::Bind`] when a port is taken, [`BrokerError::Store`]
     /// when a store cannot be opened.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, whatever had started (the name server, some
+    /// brokers) is not shut down cleanly.
     pub async fn start(self) -> Result<EmbeddedBroker, BrokerError> {
         self.validate()?;
         let acl = match &self.acl {
@@ -612,6 +616,9 @@ impl BrokerHandle {
     /// mode had not made durable is lost (with a memory store, everything not yet synced;
     /// with a directory, what the store had not yet written to its files). Consumer offsets
     /// not yet persisted (every 5 s) are lost too. Does nothing if it is not running.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the broker stops at the first poll.
     pub async fn crash(&self) {
         if let Some(broker) = self.take() {
             broker.crash().await;
@@ -626,6 +633,10 @@ impl BrokerHandle {
     ///
     /// # Errors
     /// [`BrokerError::Store`] when the final flush fails.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, the final flush may not have run (as after a
+    /// crash).
     pub async fn shutdown(&self) -> Result<(), BrokerError> {
         match self.take() {
             Some(broker) => broker.shutdown().await,
@@ -638,6 +649,9 @@ impl BrokerHandle {
     ///
     /// # Errors
     /// As [`EmbeddedBrokerBuilder::start`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, the broker may be left stopped.
     pub async fn restart(&self) -> Result<(), BrokerError> {
         self.shutdown().await?;
         self.start().await
@@ -649,6 +663,9 @@ impl BrokerHandle {
     /// # Errors
     /// [`BrokerError::NotRunning`], or [`BrokerError::Config`] for an invalid topic name or
     /// queue count.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the topic is created or not on each broker; run it again.
     pub async fn create_topic(&self, topic: &str, queues: i32) -> Result<(), BrokerError> {
         crate::broker::topics::validate_topic(topic).map_err(|reason| BrokerError::Config {
             field: "topic",
@@ -831,6 +848,10 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// As [`EmbeddedBrokerBuilder::start`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, whatever had started (the name server, some
+    /// brokers) is not shut down cleanly.
     pub async fn start() -> Result<EmbeddedBroker, BrokerError> {
         Self::builder().start().await
     }
@@ -911,6 +932,9 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// As [`BrokerHandle::create_topic`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the topic is created or not on each broker; run it again.
     pub async fn create_topic(&self, topic: &str, queues: i32) -> Result<(), BrokerError> {
         for b in self.brokers.iter().filter(|b| b.is_running()) {
             b.create_topic(topic, queues).await?;
@@ -1018,6 +1042,9 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// [`BrokerError::NoSuchBroker`].
+    ///
+    /// # Cancel safety
+    /// As [`BrokerHandle::crash`].
     pub async fn crash_broker(&self, index: usize) -> Result<(), BrokerError> {
         self.try_broker(index)?.crash().await;
         Ok(())
@@ -1027,12 +1054,18 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// As [`BrokerHandle::restart`].
+    ///
+    /// # Cancel safety
+    /// As [`BrokerHandle::restart`].
     pub async fn restart_broker(&self, index: usize) -> Result<(), BrokerError> {
         self.try_broker(index)?.restart().await
     }
 
     /// Crashes every broker. The name server keeps running, so clients keep their
     /// configuration and see the brokers vanish from the routes.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the broker stops at the first poll.
     pub async fn crash(&self) {
         for b in &self.brokers {
             b.crash().await;
@@ -1043,6 +1076,9 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// The first broker that fails to start.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, the broker may be left stopped.
     pub async fn restart(&self) -> Result<(), BrokerError> {
         for b in &self.brokers {
             b.restart().await?;
@@ -1054,6 +1090,10 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// The first broker whose shutdown failed (the others are still stopped).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, the final flush may not have run (as after a
+    /// crash).
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
         let mut first_error = None;
         for b in &self.brokers {

@@ -1,12 +1,13 @@
-//! Delayed messages with delay levels: the broker holds a message with `DELAY` = n in
-//! `SCHEDULE_TOPIC_XXXX` and puts it into its real queue once level n's delay has passed.
-//! The embedded broker is given millisecond levels (`delay_levels`), so this takes about a
-//! second instead of upstream's `1s 5s 10s 30s 1m ...` ladder.
+//! Delayed messages, both ways RocketMQ has:
 //!
-//! Delivery at a point in time (`Message::set_deliver_time_ms`, the 5.x timer property
-//! `TIMER_DELIVER_MS`) needs a 5.x broker with the timer wheel; the embedded broker does not
-//! have it yet (like a 4.x broker, it delivers such a message at once), so this example
-//! shows delay levels only.
+//! 1. Delay levels (4.x and 5.x): the broker holds a message with `DELAY` = n in
+//!    `SCHEDULE_TOPIC_XXXX` and puts it into its real queue once level n's delay has passed.
+//!    The embedded broker is given millisecond levels (`delay_levels`), so this takes about
+//!    a second instead of upstream's `1s 5s 10s 30s 1m ...` ladder.
+//! 2. Delivery time (5.x timer messages): `Message::set_deliver_time_ms` (or
+//!    `set_delay_time_ms`) asks for delivery at a point in time, any time, not just a level;
+//!    the broker holds it in `rmq_sys_wheel_timer` until then. (A 4.x broker ignores these
+//!    properties and delivers at once.)
 //!
 //! ```sh
 //! cargo run --example delay
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use rocketmq_embedded_broker::EmbeddedBroker;
 use rocketmq_sdk::Client;
 use rocketmq_sdk::consumer::{ConsumeContext, ConsumeFrom, ConsumeResult};
+use rocketmq_sdk::protocol::message::id::now_ms;
 use rocketmq_sdk::protocol::message::{Message, MessageExt};
 use rocketmq_suite::{ensure, wait_until};
 
@@ -116,10 +118,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         format!("delivery follows the delays, not the send order: {order:?}"),
     )?;
 
+    // 2. Delivery time: at an absolute time, and after an arbitrary delay.
+    received.lock().unwrap().clear();
+    let at_ms = now_ms() + 700;
+    let mut at = Message::new("reminders", "at a point in time (+700 ms)");
+    at.set_deliver_time_ms(at_ms);
+    let mut after = Message::new("reminders", "after 250 ms");
+    after.set_delay_time_ms(250);
+    let sent = start.elapsed();
+    producer.send(at).await?;
+    producer.send(after).await?;
+    println!("sent a message for time {at_ms} (in 700 ms) and one with a 250 ms timer delay");
+    let both = wait_until(Duration::from_secs(20), || async {
+        received.lock().unwrap().len() >= 2
+    })
+    .await;
+    ensure(both, "both timer messages are delivered")?;
+    let got = received.lock().unwrap().clone();
+    for (body, at, m) in &got {
+        println!(
+            "received \"{body}\" {:?} after sending (released into its queue at {})",
+            at.saturating_sub(sent),
+            m.store_timestamp
+        );
+    }
+    let order: Vec<&str> = got.iter().map(|(b, _, _)| b.as_str()).collect();
+    ensure(
+        order == ["after 250 ms", "at a point in time (+700 ms)"],
+        format!("timer messages arrive by their times, not send order: {order:?}"),
+    )?;
+    let timed = &got[1].2;
+    ensure(
+        timed.store_timestamp >= at_ms,
+        "the message for a point in time is not delivered before that time",
+    )?;
+    ensure(
+        got[0].2.store_timestamp - got[0].2.born_timestamp >= 250,
+        "the 250 ms timer is held at least 250 ms",
+    )?;
+
     consumer.shutdown().await;
     producer.shutdown().await;
     client.shutdown().await;
     broker.shutdown().await?;
-    println!("OK: each delayed message was held for its level's delay, then delivered");
+    println!("OK: delayed messages were held for their level's delay or until their delivery time");
     Ok(())
 }

@@ -64,7 +64,7 @@
 //! * [`acl`] — ACL 1.0 (AccessKey/SecretKey signatures and permissions);
 //! * [`inspect`] — per-message timelines (stored, scheduled, retried, dead-lettered,
 //!   consumed) for assertions;
-//! * private: `broker` (topics, offsets, groups, locks, delay-level schedule) and
+//! * private: `broker` (topics, offsets, groups, locks, delay levels, timer messages) and
 //!   `processor` (one request processor per concern: send, pull with long polling,
 //!   offsets, clients, query, send-back, transactions, locks, admin);
 //! * `src/main.rs` — the standalone `rocketmq-embedded-broker` binary (`--help`).

@@ -339,6 +339,106 @@ async fn topics_send_consume_query_and_reset() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_prints_what_arrives_after_it_started_and_moves_no_offset() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let broker = EmbeddedBroker::start().await.unwrap();
+    let ns = broker.name_server_addr();
+    broker.create_topic("cli-tail", 2).await.unwrap();
+    let client = Client::builder().name_server(&ns).build().await.unwrap();
+    let producer = client.producer("cli-tail-p").start().await.unwrap();
+    producer
+        .send(Message::new("cli-tail", "old news"))
+        .await
+        .unwrap();
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rocketmq-admin"))
+        .args([
+            "--namesrv",
+            &ns,
+            "tail",
+            "--topic",
+            "cli-tail",
+            "--count",
+            "2",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Send only once it says it is positioned at the end.
+    let first = tokio::time::timeout(T, lines.next_line())
+        .await
+        .expect("tail says it started")
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        first.starts_with("tailing cli-tail (2 queue(s)) from the end"),
+        "{first}"
+    );
+    for body in ["fresh 1", "fresh 2"] {
+        producer.send(Message::new("cli-tail", body)).await.unwrap();
+    }
+    let mut out = Vec::new();
+    while let Ok(Some(l)) = tokio::time::timeout(T, lines.next_line()).await.unwrap() {
+        out.push(l);
+    }
+    let status = tokio::time::timeout(T, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{out:?}");
+    let text = out.join("\n");
+    assert!(
+        text.contains("body=\"fresh 1\"") && text.contains("body=\"fresh 2\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("old news"),
+        "only what arrived after it started: {text}"
+    );
+    assert!(text.contains("tailed 2 message(s) of cli-tail"), "{text}");
+    let group = first
+        .split_whitespace()
+        .skip_while(|w| *w != "group")
+        .nth(1)
+        .expect("the group is named")
+        .trim_end_matches(';');
+    assert!(group.starts_with("rocketmq-admin-tail-"), "{first}");
+    assert!(
+        broker.consumer_offsets(group, "cli-tail").is_empty(),
+        "the tail's group committed nothing"
+    );
+    // A duration bound ends it too, with nothing to print.
+    let out = ok(&ns, &["tail", "--topic", "cli-tail", "--duration", "1"]).await;
+    assert!(out.stdout.contains("tailed 0 message(s)"), "{out:?}");
+    fails(
+        &[
+            "--namesrv",
+            &ns,
+            "tail",
+            "--topic",
+            "cli-tail",
+            "--duration",
+            "0",
+        ],
+        2,
+        "--duration",
+    )
+    .await;
+    fails(
+        &["--namesrv", &ns, "tail", "--topic", "no-such-topic"],
+        1,
+        "no route",
+    )
+    .await;
+    client.shutdown().await;
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_are_listed_and_resent() {
     let broker = EmbeddedBroker::builder()
         .delay_levels(FAST_DELAYS)

@@ -6,6 +6,7 @@
 //! cargo run --bin rocketmq-admin -- --namesrv 127.0.0.1:9876 create-topic orders --queues 4
 //! cargo run --bin rocketmq-admin -- --namesrv 127.0.0.1:9876 send --topic orders --key o-1 --body hello
 //! cargo run --bin rocketmq-admin -- --namesrv 127.0.0.1:9876 consume --topic orders --count 1
+//! cargo run --bin rocketmq-admin -- --namesrv 127.0.0.1:9876 tail --topic orders
 //! cargo run --bin rocketmq-admin -- --namesrv 127.0.0.1:9876 query-key --topic orders o-1
 //! cargo run --bin rocketmq-admin -- --namesrv 127.0.0.1:9876 dlq-list --group billing
 //! cargo run --bin rocketmq-admin -- --namesrv 127.0.0.1:9876 reset-offset --group billing --topic orders --to -10m
@@ -104,6 +105,19 @@ enum Command {
         /// Stop after this many seconds without a message (tail: a large value).
         #[arg(long, default_value_t = 3)]
         idle: u64,
+    },
+    /// Follow a topic from its end, printing messages as they arrive, without moving any
+    /// group's offsets. Stops after `--count` messages, `--duration` seconds, or Ctrl-C.
+    Tail {
+        /// Topic.
+        #[arg(long)]
+        topic: String,
+        /// Stop after this many messages.
+        #[arg(long)]
+        count: Option<usize>,
+        /// Stop after this many seconds.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        duration: Option<u64>,
     },
     /// Find the messages of a topic by business key (`KEYS`).
     QueryKey {
@@ -376,6 +390,43 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
     result
 }
 
+/// Positions `consumer` at the end of every queue of `topic`, says so, then prints what
+/// arrives until `count` messages, `duration` seconds or Ctrl-C.
+async fn tail(
+    consumer: &rocketmq_sdk::PullConsumer,
+    topic: &str,
+    count: Option<usize>,
+    duration: Option<u64>,
+) -> Result<(), AdminError> {
+    let queues = consumer.fetch_queues(topic).await?;
+    consumer.assign(queues.clone()).await?;
+    for q in &queues {
+        consumer.seek_to_end(q).await?;
+    }
+    println!(
+        "tailing {topic} ({} queue(s)) from the end as group {}; Ctrl-C stops",
+        queues.len(),
+        consumer.group()
+    );
+    let want = count.unwrap_or(usize::MAX);
+    let deadline = duration.map(|d| tokio::time::Instant::now() + Duration::from_secs(d));
+    let mut got = 0;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    while got < want && deadline.is_none_or(|d| tokio::time::Instant::now() < d) {
+        let batch = tokio::select! {
+            b = consumer.poll(Duration::from_millis(200)) => b?,
+            _ = &mut ctrl_c => break,
+        };
+        for m in batch.iter().take(want - got) {
+            println!("{}", describe(m));
+        }
+        got += batch.len().min(want - got);
+    }
+    println!("tailed {got} message(s) of {topic}");
+    Ok(())
+}
+
 async fn command(client: &Client, command: Command) -> Result<(), AdminError> {
     match command {
         Command::Clusters => {
@@ -501,6 +552,31 @@ async fn command(client: &Client, command: Command) -> Result<(), AdminError> {
                     idle.as_secs()
                 )));
             }
+        }
+        Command::Tail {
+            topic,
+            count,
+            duration,
+        } => {
+            // A private broadcasting group: its positions live in a local file (removed
+            // below), so nothing is stored on the brokers and no group's offsets move.
+            let group = format!(
+                "rocketmq-admin-tail-{}-{}",
+                std::process::id(),
+                rocketmq_sdk::protocol::message::id::now_ms()
+            );
+            let dir = std::env::temp_dir().join(&group);
+            let consumer = client
+                .pull_consumer(group)
+                .message_model(rocketmq_sdk::consumer::MessageModel::Broadcasting)
+                .offset_store_dir(&dir)
+                .auto_commit(false)
+                .start()
+                .await?;
+            let result = tail(&consumer, &topic, count, duration).await;
+            consumer.shutdown().await;
+            let _ = std::fs::remove_dir_all(&dir);
+            result?;
         }
         Command::QueryKey { topic, key, max } => {
             let found = client.query_messages_by_key(&topic, &key, max).await?;

@@ -2,8 +2,12 @@
 //! the orders, while the broker is down; the relay delivers them, in order, once it is
 //! back.
 //!
-//! Run with `cargo run --example outbox`. The same code works on PostgreSQL and
-//! MySQL/MariaDB with their sqlx pools.
+//! The same code works on PostgreSQL and MySQL/MariaDB with their sqlx pools.
+//!
+//! ```sh
+//! cargo run --example outbox
+//! ```
+#![allow(clippy::print_stdout)]
 
 use std::time::Duration;
 
@@ -12,7 +16,7 @@ use rocketmq_sdk::Client;
 use rocketmq_sdk::outbox::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use rocketmq_sdk::outbox::{Backoff, Outbox, sqlx};
 use rocketmq_sdk::protocol::message::Message;
-use rocketmq_suite::wait_until;
+use rocketmq_suite::{ensure, wait_until};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -70,7 +74,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     println!("broker back; all delivered: {delivered}");
-    for m in broker.messages("order-events")? {
+    ensure(
+        delivered,
+        "the 3 events are delivered once the broker is back",
+    )?;
+    let stored = broker.messages("order-events")?;
+    let bodies: Vec<String> = stored
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+        .collect();
+    ensure(
+        bodies == ["order 1 paid", "order 2 paid", "order 3 paid"],
+        format!("the broker has the 3 events once each, in commit order: {bodies:?}"),
+    )?;
+    for m in stored {
         println!(
             "  queue {} offset {}: {} (msg id {})",
             m.queue_id,
@@ -81,5 +98,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     relay.shutdown().await?;
     client.shutdown().await;
+    println!("OK: events committed with the orders while the broker was down were all delivered");
     Ok(())
 }

@@ -381,6 +381,10 @@ impl EmbeddedBrokerBuilder {
     /// [`BrokerError::Config`] for an invalid setting (naming it; `acl` for an unusable ACL
     /// configuration), [`BrokerError::Bind`] when a port is taken, [`BrokerError::Store`]
     /// when a store cannot be opened.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, whatever had started (the name server, some
+    /// brokers) is not shut down cleanly.
     pub async fn start(self) -> Result<EmbeddedBroker, BrokerError> {
         self.validate()?;
         let acl = match &self.acl {
@@ -781,6 +785,9 @@ impl BrokerHandle {
     /// mode had not made durable is lost (with a memory store, everything not yet synced;
     /// with a directory, what the store had not yet written to its files). Consumer offsets
     /// not yet persisted (every 5 s) are lost too. Does nothing if it is not running.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the broker stops at the first poll.
     pub async fn crash(&self) {
         if let Some(broker) = self.take() {
             broker.crash().await;
@@ -795,6 +802,10 @@ impl BrokerHandle {
     ///
     /// # Errors
     /// [`BrokerError::Store`] when the final flush fails.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, the final flush may not have run (as after a
+    /// crash).
     pub async fn shutdown(&self) -> Result<(), BrokerError> {
         match self.take() {
             Some(broker) => broker.shutdown().await,
@@ -807,6 +818,9 @@ impl BrokerHandle {
     ///
     /// # Errors
     /// As [`EmbeddedBrokerBuilder::start`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, the broker may be left stopped.
     pub async fn restart(&self) -> Result<(), BrokerError> {
         self.shutdown().await?;
         self.start().await
@@ -818,6 +832,9 @@ impl BrokerHandle {
     /// # Errors
     /// [`BrokerError::NotRunning`], or [`BrokerError::Config`] for an invalid topic name or
     /// queue count.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the topic is created or not on each broker; run it again.
     pub async fn create_topic(&self, topic: &str, queues: i32) -> Result<(), BrokerError> {
         crate::broker::topics::validate_topic(topic).map_err(|reason| BrokerError::Config {
             field: "topic",
@@ -1000,6 +1017,10 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// As [`EmbeddedBrokerBuilder::start`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, whatever had started (the name server, some
+    /// brokers) is not shut down cleanly.
     pub async fn start() -> Result<EmbeddedBroker, BrokerError> {
         Self::builder().start().await
     }
@@ -1080,6 +1101,9 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// As [`BrokerHandle::create_topic`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the topic is created or not on each broker; run it again.
     pub async fn create_topic(&self, topic: &str, queues: i32) -> Result<(), BrokerError> {
         for b in self.brokers.iter().filter(|b| b.is_running()) {
             b.create_topic(topic, queues).await?;
@@ -1207,6 +1231,9 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// [`BrokerError::NoSuchBroker`].
+    ///
+    /// # Cancel safety
+    /// As [`BrokerHandle::crash`].
     pub async fn crash_broker(&self, index: usize) -> Result<(), BrokerError> {
         self.try_broker(index)?.crash().await;
         Ok(())
@@ -1216,6 +1243,9 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// As [`BrokerHandle::restart`].
+    ///
+    /// # Cancel safety
+    /// As [`BrokerHandle::restart`].
     pub async fn restart_broker(&self, index: usize) -> Result<(), BrokerError> {
         self.try_broker(index)?.restart().await
     }
@@ -1223,6 +1253,9 @@ impl EmbeddedBroker {
     /// Crashes every master broker (slaves keep running; crash them through
     /// [`slave`](Self::slave)). The name server keeps running, so clients keep their
     /// configuration and see the brokers vanish from the routes.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the broker stops at the first poll.
     pub async fn crash(&self) {
         for b in &self.brokers {
             b.crash().await;
@@ -1233,6 +1266,9 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// The first broker that fails to start.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, the broker may be left stopped.
     pub async fn restart(&self) -> Result<(), BrokerError> {
         for b in &self.brokers {
             b.restart().await?;
@@ -1244,6 +1280,10 @@ impl EmbeddedBroker {
     ///
     /// # Errors
     /// The first broker whose shutdown failed (the others are still stopped).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, the final flush may not have run (as after a
+    /// crash).
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
         let mut first_error = None;
         let slaves = self.brokers.iter().filter_map(BrokerHandle::slave);

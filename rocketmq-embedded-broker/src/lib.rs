@@ -5,28 +5,72 @@
 //! so the SDK in this workspace — and Java, Go or Rust RocketMQ clients — can be tested
 //! against it as if it were the real thing.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), rocketmq_embedded_broker::BrokerError> {
-//! use rocketmq_embedded_broker::EmbeddedBroker;
-//! use rocketmq_sdk::protocol::{RequestCode, ResponseCode};
+//! # Quick start
 //!
-//! let broker = EmbeddedBroker::start().await?; // name server + one broker, memory store
-//! let name_server = broker.name_server_addr(); // give this to the client under test
-//! broker.faults().fail_next(RequestCode::SEND_MESSAGE_V2, 1, ResponseCode::SYSTEM_BUSY);
-//! // ... run the client ...
+//! This runs as is: it starts a name server and a broker, sends through the SDK, reads
+//! what the broker stored, and breaks the next send on purpose.
+//!
+//! ```
+//! use rocketmq_embedded_broker::EmbeddedBroker;
+//! use rocketmq_sdk::Client;
+//! use rocketmq_sdk::protocol::ResponseCode;
+//! use rocketmq_sdk::protocol::message::Message;
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A name server and one broker, memory store, ephemeral loopback ports.
+//! let broker = EmbeddedBroker::builder()
+//!     .delay_levels("10ms 20ms 30ms") // a fast retry ladder for tests
+//!     .start()
+//!     .await?;
+//! broker.create_topic("orders", 4).await?;
+//!
+//! // The client under test only needs the name server address.
+//! let client = Client::builder()
+//!     .name_server(broker.name_server_addr())
+//!     .build()
+//!     .await?;
+//! let producer = client.producer("order-svc").retries(1).start().await?;
+//! producer.send(Message::new("orders", "order 42")).await?;
+//!
+//! // Inspect what was stored, without a consumer.
 //! let stored = broker.messages("orders")?;
-//! # Ok(()) }
+//! assert_eq!(stored.len(), 1);
+//! assert_eq!(&stored[0].body[..], b"order 42");
+//!
+//! // Break it: the next two sends are refused; with one retry, the send fails.
+//! broker.faults().fail_next_sends(2, ResponseCode::SYSTEM_BUSY);
+//! assert!(producer.send(Message::new("orders", "order 43")).await.is_err());
+//!
+//! client.shutdown().await;
+//! broker.shutdown().await?;
+//! # Ok(())
+//! # }
 //! ```
 //!
-//! What is here:
-//! * [`EmbeddedBroker`] — the test harness: start, inspect, break (faults, crash), restart;
+//! # Layout
+//!
+//! The store knows nothing of sockets; processors know nothing of files. The broker uses
+//! the SDK's `protocol` module (frames, commands, headers, message formats) and nothing
+//! else of the SDK's runtime.
+//!
+//! * [`EmbeddedBroker`] — the test harness: start, inspect, break (faults, crash), restart
+//!   (`embedded.rs`);
 //! * [`namesrv`] — the name server role and its route table;
 //! * [`server`] — the remoting server (accept loop, connections, dispatch by code);
 //! * [`store`] — the message store, in upstream's on-disk formats (`FORMAT.md`);
 //! * [`faults`] — injected failures;
 //! * [`transaction`] — transactional messages: half and op records, the check service.
 //! * [`acl`] — ACL 1.0 (AccessKey/SecretKey signatures and permissions);
-//! * [`replication`] — master/slave replication (SYNC_MASTER, ASYNC_MASTER, SLAVE).
+//! * [`replication`] — master/slave replication (SYNC_MASTER, ASYNC_MASTER, SLAVE);
+//! * [`inspect`] — per-message timelines (stored, scheduled, retried, dead-lettered,
+//!   consumed) for assertions;
+//! * private: `broker` (topics, offsets, groups, locks, delay levels, timer messages) and
+//!   `processor` (one request processor per concern: send, pull with long polling,
+//!   offsets, clients, query, send-back, transactions, locks, admin);
+//! * `src/main.rs` — the standalone `rocketmq-embedded-broker` binary (`--help`).
+//!
+//! The store's byte layout is documented in `FORMAT.md` in the crate's directory.
 //!
 //! # Crate features
 //!

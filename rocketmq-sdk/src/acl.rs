@@ -16,7 +16,7 @@
 //!
 //! The client signs each request in the connection's writer task, just before encoding,
 //! so nothing can be added after the signature is computed (see
-//! [`RequestHook`](crate::remoting::RequestHook)). Configure it with
+//! [`RequestHook`]). Configure it with
 //! [`ClientBuilder::credentials`](crate::ClientBuilder::credentials).
 //!
 //! ```

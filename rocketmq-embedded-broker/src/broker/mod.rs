@@ -8,6 +8,7 @@ mod groups;
 mod locks;
 mod offsets;
 pub(crate) mod schedule;
+pub(crate) mod timer;
 pub(crate) mod topics;
 
 use std::net::SocketAddr;

@@ -71,6 +71,9 @@ pub(crate) fn start(core: Arc<BrokerCore>) -> JoinHandle<()> {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut dirty_since_save = 0u32;
+        // Timer messages (delivery time) ride on the same loop; they keep their own
+        // checkpoint file.
+        let mut timers = super::timer::Timers::load(&core);
         // With a manual clock, a jump delivers what became due at once instead of at the
         // next tick.
         let mut jumps = core.clock.jumps();
@@ -102,6 +105,7 @@ pub(crate) fn start(core: Arc<BrokerCore>) -> JoinHandle<()> {
                     moved = true;
                 }
             }
+            timers.step(&core).await;
             if moved {
                 dirty_since_save += 1;
             }

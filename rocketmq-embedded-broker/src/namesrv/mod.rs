@@ -51,6 +51,9 @@ impl NameServer {
     ///
     /// # Errors
     /// The bind error.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: nothing serves until it returns.
     pub async fn start(
         addr: &str,
         clock: Arc<dyn Clock>,
@@ -120,6 +123,9 @@ impl NameServer {
     }
 
     /// Stops serving and closes every connection.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: connections may be left open.
     pub async fn shutdown(self) {
         self.server.shutdown().await;
     }

@@ -106,6 +106,9 @@ impl ClientChannel {
     }
 
     /// Waits until the connection is closed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
     pub async fn closed(&self) {
         loop {
             let notified = self.inner.closed_notify.notified();
@@ -129,6 +132,9 @@ impl ClientChannel {
     }
 
     /// Sends a request to the client and waits for its answer; `None` on timeout or close.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping it forgets the answer; the request may have been sent.
     pub async fn request(
         &self,
         mut request: RemotingCommand,

@@ -29,6 +29,10 @@ pub struct RequestContext {
 pub trait RequestProcessor: Send + Sync + 'static {
     /// Processes `request`; the returned command is sent as the response unless the
     /// request was oneway. Opaque, flag and version are filled in by the dispatcher.
+    ///
+    /// # Cancel safety
+    /// Implementations are called to completion by the dispatcher; they need not be cancel
+    /// safe.
     async fn process(
         &self,
         ctx: &RequestContext,
@@ -135,6 +139,10 @@ impl Dispatcher {
     }
 
     /// Processes one request and sends its response on `channel`.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped part-way, the request may have been processed without a
+    /// response.
     pub async fn dispatch(&self, channel: &ClientChannel, request: RemotingCommand) {
         let oneway = request.is_oneway();
         let opaque = request.opaque;

@@ -59,6 +59,9 @@ impl Server {
     ///
     /// # Errors
     /// The bind error.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: nothing serves until it returns.
     pub async fn bind(addr: &str, dispatcher: Arc<Dispatcher>) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
         Ok(Self::from_listener(listener, dispatcher))
@@ -124,6 +127,9 @@ impl Server {
     }
 
     /// Stops accepting, closes every connection and waits for the connection tasks.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: connection tasks may still be running.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         let _ = (&mut self.task).await;

@@ -25,6 +25,9 @@ pub trait Clock: Send + Sync + Debug {
 
 /// Waits until `clock` reads `deadline_millis` or later: real time for the system clock,
 /// the next jump past the deadline for a [`ManualClock`].
+///
+/// # Cancel safety
+/// Cancel safe.
 pub async fn sleep_until(clock: &dyn Clock, deadline_millis: i64) {
     let mut jumps = clock.jumps();
     loop {

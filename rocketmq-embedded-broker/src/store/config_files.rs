@@ -241,6 +241,9 @@ pub trait ConfigDocument: Sized {
     /// Serializes in upstream's shape.
     fn encode(&self) -> String;
     /// Parses upstream's shape; an error string on malformed input.
+    ///
+    /// # Errors
+    /// A description of what is malformed in `text`.
     fn decode(text: &str) -> Result<Self, String>;
 }
 

@@ -312,6 +312,9 @@ impl Store {
 
     /// Waits until `topic`/`queue_id` has a message at `offset` (its max offset passes
     /// `offset`), up to `timeout`. Returns whether one arrived: the long-polling primitive.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
     pub async fn wait_for_message(
         &self,
         topic: &str,

@@ -77,6 +77,10 @@ impl Store {
     /// the store fills STORETIMESTAMP (from its clock), STOREHOST (from the config),
     /// PHYSICALOFFSET, QUEUEOFFSET and BODYCRC. Under SYNC_FLUSH the returned future resolves
     /// after the group commit made the record durable, unless the message has `WAIT=false`.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped after the append, the message is stored though its
+    /// durability was not awaited.
     pub async fn put_message(&self, msg: MessageExt) -> PutResult {
         self.put_messages(vec![msg]).await
     }
@@ -84,6 +88,9 @@ impl Store {
     /// Stores a batch (SEND_BATCH_MESSAGE after the broker expanded it): all messages must share
     /// topic and queue id; they get consecutive queue offsets and are appended contiguously in
     /// one segment. The batch waits for the flush unless every message has `WAIT=false`.
+    ///
+    /// # Cancel safety
+    /// As [`Store::put_message`].
     pub async fn put_messages(&self, msgs: Vec<MessageExt>) -> PutResult {
         let appended = self.inner.append(msgs);
         if let Some((topic, queue_id, max, tags, ts)) = &appended.notify {

@@ -61,9 +61,15 @@ pub trait TransactionListener: Send + Sync + 'static {
     type Arg: Send + Sync;
 
     /// Runs the local transaction for `message`.
+    ///
+    /// # Cancel safety
+    /// Called to completion by the producer (it is not dropped part-way).
     async fn execute(&self, message: &Message, arg: &Self::Arg) -> TransactionState;
 
     /// Reports the outcome of the transaction of `message` (a half message stored earlier).
+    ///
+    /// # Cancel safety
+    /// Called to completion by the client (it is not dropped part-way).
     async fn check(&self, message: &MessageExt) -> TransactionState;
 }
 

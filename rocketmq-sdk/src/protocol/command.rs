@@ -310,6 +310,10 @@ impl RemotingCommand {
     }
 
     /// Decodes the custom header as `H`.
+    ///
+    /// # Errors
+    /// [`ProtocolError`](crate::protocol::ProtocolError) when a required field is missing
+    /// or a value does not parse.
     pub fn decode_header<H: super::header::CommandHeader>(
         &self,
     ) -> Result<H, super::ProtocolError> {

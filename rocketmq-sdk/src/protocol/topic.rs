@@ -71,6 +71,9 @@ pub enum TopicError {
 
 /// Checks `topic` against `^[%|a-zA-Z0-9_-]+$` and the length limit (255 for retry and
 /// DLQ topics, 127 otherwise).
+///
+/// # Errors
+/// [`TopicError`] saying which rule the name breaks.
 pub fn validate_topic(topic: &str) -> Result<(), TopicError> {
     if topic.trim().is_empty() {
         return Err(TopicError::Empty);

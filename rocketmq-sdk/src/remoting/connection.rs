@@ -224,6 +224,9 @@ impl Connection {
     }
 
     /// Waits until the connection closes.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
     pub async fn closed(&self) {
         loop {
             let notified = self.shared.closed_notify.notified();

@@ -172,6 +172,9 @@ impl ConnectionPool {
     ///
     /// # Errors
     /// As [`ConnectionPool::get`] and [`Connection::send_oneway`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the request is either queued on the connection or not.
     pub async fn send_oneway(
         &self,
         addr: &str,

@@ -26,18 +26,36 @@ use std::sync::Arc;
 /// A handle to one open file, shared by readers and the writer.
 pub trait StorageFile: Send + Sync + Debug {
     /// Reads up to `buf.len()` bytes at `offset`; fewer only at end of file.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
     /// Writes some prefix of `buf` at `offset`, returning how much; may be short.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize>;
     /// Makes every completed write of this file durable (`fdatasync`).
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn sync_data(&self) -> io::Result<()>;
     /// The file's length in bytes.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn len(&self) -> io::Result<u64>;
     /// Whether the file has length zero.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn is_empty(&self) -> io::Result<bool> {
         Ok(self.len()? == 0)
     }
     /// Truncates or extends (with zeros) the file.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn set_len(&self, len: u64) -> io::Result<()>;
 }
 
@@ -57,25 +75,49 @@ impl StorageLock {
 /// A file system as the store needs it; object safe so tests can wrap and replace it.
 pub trait Storage: Send + Sync + Debug {
     /// Opens `path` for reading and writing, creating an empty file when `create` is set.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn open_file(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>>;
     /// Creates a directory and its parents.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// The names (not paths) of the entries of a directory; `NotFound` if it does not exist.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn read_dir(&self, path: &Path) -> io::Result<Vec<String>>;
     /// Whether `path` names a directory.
     fn is_dir(&self, path: &Path) -> bool;
     /// Whether `path` names a file or directory.
     fn exists(&self, path: &Path) -> bool;
     /// Removes a file.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Removes a directory and everything below it.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Atomically renames `from` to `to`, replacing `to`.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the directory's entries (creates, renames, deletes) durable.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
     /// Takes an exclusive lock on `path` (created if missing); fails with `WouldBlock` when
     /// another holder has it.
+    ///
+    /// # Errors
+    /// The underlying I/O error.
     fn lock(&self, path: &Path) -> io::Result<StorageLock>;
 }
 

@@ -88,9 +88,21 @@ pub trait Dialect: sqlx::Database {
     fn statements(table: &TableName) -> Statements;
 
     /// Runs a DDL statement (unprepared).
+    ///
+    /// # Errors
+    /// The database error.
+    ///
+    /// # Cancel safety
+    /// As the underlying sqlx call: dropping it may leave the statement run or not.
     async fn execute_ddl(conn: &mut Self::Connection, sql: &str) -> Result<(), sqlx::Error>;
 
     /// Runs a statement; returns the rows affected (matched, for MySQL updates).
+    ///
+    /// # Errors
+    /// The database error.
+    ///
+    /// # Cancel safety
+    /// As the underlying sqlx call: dropping it may leave the statement run or not.
     async fn execute<'q>(
         conn: &mut Self::Connection,
         sql: &'q str,
@@ -98,6 +110,12 @@ pub trait Dialect: sqlx::Database {
     ) -> Result<u64, sqlx::Error>;
 
     /// Runs a statement returning at most one text column `token`.
+    ///
+    /// # Errors
+    /// The database error.
+    ///
+    /// # Cancel safety
+    /// As the underlying sqlx call: dropping it may leave the statement run or not.
     async fn fetch_token<'q>(
         conn: &mut Self::Connection,
         sql: &'q str,
@@ -105,6 +123,12 @@ pub trait Dialect: sqlx::Database {
     ) -> Result<Option<String>, sqlx::Error>;
 
     /// Runs a `read` statement.
+    ///
+    /// # Errors
+    /// The database error.
+    ///
+    /// # Cancel safety
+    /// As the underlying sqlx call: dropping it may leave the statement run or not.
     async fn fetch_record<'q>(
         conn: &mut Self::Connection,
         sql: &'q str,

@@ -48,6 +48,10 @@ fn syntax(msg: impl fmt::Display, pos: usize) -> ProtocolError {
 /// Bare map keys (`{0:"a"}`, `{abc:1}`) become string keys; an object with any object or
 /// array key becomes `[[key, value], ...]`. Nesting deeper than [`MAX_DEPTH`], trailing
 /// garbage and invalid UTF-8 are errors.
+///
+/// # Errors
+/// [`ProtocolError`] for invalid UTF-8, malformed input,
+/// nesting deeper than `MAX_DEPTH` or trailing garbage.
 pub fn parse(input: &[u8]) -> Result<Value, ProtocolError> {
     let text = std::str::from_utf8(input).map_err(|_| ProtocolError::Utf8(WHAT))?;
     let mut p = Parser {
@@ -68,6 +72,9 @@ pub fn parse(input: &[u8]) -> Result<Value, ProtocolError> {
 }
 
 /// Rewrites fastjson output as standard JSON text (see [`parse`]).
+///
+/// # Errors
+/// As [`parse`].
 pub fn normalize(input: &[u8]) -> Result<String, ProtocolError> {
     let v = parse(input)?;
     serde_json::to_string(&v).map_err(|e| ProtocolError::json(WHAT, e))
@@ -76,6 +83,10 @@ pub fn normalize(input: &[u8]) -> Result<String, ProtocolError> {
 /// Decodes a body that may be standard JSON or fastjson output.
 ///
 /// Standard JSON is decoded directly; anything else goes through [`parse`] first.
+///
+/// # Errors
+/// [`ProtocolError`] when the input is neither standard
+/// JSON nor fastjson output, or does not have `T`'s shape.
 pub fn from_slice<T: DeserializeOwned>(
     input: &[u8],
     what: &'static str,
@@ -335,6 +346,9 @@ pub mod object_key_map {
     use super::*;
 
     /// Deserializes the map; see the module docs for the accepted forms.
+    ///
+    /// # Errors
+    /// The deserializer's error when the map has none of the accepted forms.
     pub fn deserialize<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
     where
         D: Deserializer<'de>,
@@ -392,6 +406,10 @@ pub mod object_key_map {
 
 /// Writes `value` as fastjson would: integer, boolean and object map keys bare, struct
 /// fields sorted by name, null fields and null map values omitted.
+///
+/// # Errors
+/// [`ProtocolError`] when `value` cannot be serialized (a
+/// serializer error).
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ProtocolError> {
     let mut out = Vec::with_capacity(128);
     value
@@ -405,6 +423,10 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ProtocolError
 
 /// Writes `value` in the same shape as [`to_vec`] but as standard JSON: every map key is
 /// quoted. Maps with object keys cannot be written this way and are an error.
+///
+/// # Errors
+/// [`ProtocolError`] for maps with object keys (they only
+/// have the fastjson form) or a serializer error.
 pub fn to_standard_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ProtocolError> {
     let mut out = Vec::with_capacity(128);
     value
@@ -419,6 +441,10 @@ pub fn to_standard_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Prot
 /// Writes a map with object keys in fastjson's exact form, e.g.
 /// `{{"brokerName":"b","queueId":0,"topic":"T"}:11110}` for a `MessageQueue`-keyed
 /// offset table, which is what Java clients expect to receive.
+///
+/// # Errors
+/// [`ProtocolError`] when a key or value cannot be
+/// serialized.
 pub fn to_fastjson_object_keys<K: Serialize, V: Serialize>(
     map: &BTreeMap<K, V>,
 ) -> Result<String, ProtocolError> {

@@ -101,6 +101,10 @@ impl SubscriptionData {
     /// dropped, giving `tagsSet` and their hash codes in `codeSet`. An expression made
     /// only of `||` separators is an error, as upstream. Other languages keep the
     /// expression as is (it must not be empty).
+    ///
+    /// # Errors
+    /// [`ProtocolError`] for an expression made only of
+    /// `||` separators, or an empty expression of another type.
     pub fn build(
         topic: impl Into<String>,
         expression: &str,

@@ -48,17 +48,28 @@ pub trait JsonBody: Serialize + DeserializeOwned {
     const WHAT: &'static str;
 
     /// Decodes standard JSON or fastjson output.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] when the bytes are neither
+    /// standard JSON nor fastjson output of this body.
     fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
         fastjson::from_slice(bytes, Self::WHAT)
     }
 
     /// Encodes as a Java peer would (fastjson's shape, non-string map keys bare).
+    ///
+    /// # Errors
+    /// [`ProtocolError`] when a field cannot be serialized.
     fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
         fastjson::to_vec(self)
     }
 
     /// Encodes as standard JSON (every map key quoted); an error for bodies with
     /// object-keyed maps, which only have the fastjson form.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] for bodies with object-keyed maps,
+    /// or a field that cannot be serialized.
     fn encode_standard(&self) -> Result<Vec<u8>, ProtocolError> {
         fastjson::to_standard_vec(self)
     }

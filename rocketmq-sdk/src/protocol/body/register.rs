@@ -148,6 +148,10 @@ impl TopicConfig {
 
     /// Parses [`TopicConfig::encode_line`] output like `TopicConfig.decode`: at least five
     /// space-separated parts; unparsable attributes are ignored, as upstream.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] when the line has fewer than five
+    /// parts or a number does not parse.
     pub fn decode_line(line: &str) -> Result<Self, ProtocolError> {
         let mut parts: Vec<&str> = line.split(' ').collect();
         // Java's `split` drops trailing empty strings.
@@ -289,6 +293,9 @@ impl<'a> Cursor<'a> {
 
 impl RegisterBrokerBody {
     /// Encodes in the form the header's `compressed` flag announces.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] when the body cannot be encoded.
     pub fn to_bytes(&self, compressed: bool) -> Result<Vec<u8>, ProtocolError> {
         if compressed {
             self.encode_compressed()
@@ -298,6 +305,10 @@ impl RegisterBrokerBody {
     }
 
     /// Decodes the form the header's `compressed` flag announces.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] when the bytes are not a body of
+    /// the announced form.
     pub fn from_bytes(bytes: &[u8], compressed: bool) -> Result<Self, ProtocolError> {
         if compressed {
             Self::decode_compressed(bytes)
@@ -310,6 +321,10 @@ impl RegisterBrokerBody {
     /// of length-prefixed (big-endian int32) blocks: the DataVersion JSON, the topic
     /// count and one [`TopicConfig::encode_line`] per topic, the filter server list JSON,
     /// then the mapping info count and one JSON per mapping info.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] when a part cannot be encoded or
+    /// compressed.
     pub fn encode_compressed(&self) -> Result<Vec<u8>, ProtocolError> {
         let wrapper = &self.topic_config_serialize_wrapper;
         let mut raw = Vec::new();
@@ -338,6 +353,10 @@ impl RegisterBrokerBody {
     /// Decodes the compressed form. The mapping section (5.x) is read when present; a
     /// 4.x broker's stream simply ends after the filter servers. Mapping infos are keyed
     /// by their `topic` field, as upstream.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] for a corrupt zlib stream, a
+    /// truncated block or a block that does not decode.
     pub fn decode_compressed(bytes: &[u8]) -> Result<Self, ProtocolError> {
         let mut raw = Vec::new();
         ZlibDecoder::new(bytes)

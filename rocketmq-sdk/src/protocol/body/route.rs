@@ -97,6 +97,10 @@ impl TopicRouteData {
     }
 
     /// Encodes the route the way the name server answers a request of this version.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] when the route cannot be
+    /// serialized in the chosen form.
     pub fn encode_for(
         &self,
         request_version: i16,

@@ -15,6 +15,10 @@ use crate::protocol::command::{ExtFields, LanguageCode, RemotingCommand, Seriali
 
 /// Appends the binary header of `cmd` to `dst`. Codes outside `i16` cannot be written in
 /// this form (upstream's limitation: POP codes need JSON).
+///
+/// # Errors
+/// [`ProtocolError`] (`TooLarge`) for a code outside
+/// `i16`.
 pub fn encode_binary_header(
     cmd: &RemotingCommand,
     dst: &mut BytesMut,
@@ -56,6 +60,10 @@ pub fn encode_binary_header(
 }
 
 /// Decodes a binary header. The body is left empty.
+///
+/// # Errors
+/// [`ProtocolError`] for a truncated header or a length
+/// that lies.
 pub fn decode_binary_header(mut buf: &[u8]) -> Result<RemotingCommand, ProtocolError> {
     const FIXED: usize = 2 + 1 + 2 + 4 + 4;
     need(buf, FIXED, "binary header")?;

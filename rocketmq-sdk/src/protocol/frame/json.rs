@@ -15,6 +15,9 @@ use crate::protocol::ProtocolError;
 use crate::protocol::command::{ExtFields, LanguageCode, RemotingCommand, SerializeType};
 
 /// Appends the JSON header of `cmd` to `dst`.
+///
+/// # Errors
+/// [`ProtocolError`] when the header cannot be serialized.
 pub fn encode_json_header(cmd: &RemotingCommand, dst: &mut BytesMut) -> Result<(), ProtocolError> {
     dst.reserve(96 + cmd.ext_fields.len() * 24);
     dst.put_slice(b"{\"code\":");
@@ -105,6 +108,10 @@ fn put_str(dst: &mut BytesMut, s: &str) -> Result<(), ProtocolError> {
 }
 
 /// Decodes a JSON header. The body is left empty.
+///
+/// # Errors
+/// [`ProtocolError`] for malformed JSON or a field of the
+/// wrong type.
 pub fn decode_json_header(bytes: &[u8]) -> Result<RemotingCommand, ProtocolError> {
     let raw: RawHeader =
         serde_json::from_slice(bytes).map_err(|e| ProtocolError::json("command header", e))?;

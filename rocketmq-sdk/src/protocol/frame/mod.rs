@@ -62,6 +62,10 @@ impl RemotingCodec {
 
 /// Decodes one complete frame *without* its 4-byte length prefix (`headerLenAndType`,
 /// header and body).
+///
+/// # Errors
+/// [`ProtocolError`] for a header length beyond the
+/// payload, an unknown serialize type or an undecodable header.
 pub fn decode_frame_payload(mut payload: Bytes) -> Result<RemotingCommand, ProtocolError> {
     if payload.len() < 4 {
         return Err(ProtocolError::Truncated {
@@ -94,6 +98,10 @@ pub fn decode_frame_payload(mut payload: Bytes) -> Result<RemotingCommand, Proto
 }
 
 /// Appends the whole frame of `cmd` (length prefix included) to `dst`.
+///
+/// # Errors
+/// [`ProtocolError`] when the header cannot be encoded or
+/// the frame would be over `max_frame` bytes (`dst` is then left as it was).
 pub fn encode_frame(
     cmd: &RemotingCommand,
     dst: &mut BytesMut,

@@ -62,6 +62,10 @@ pub trait CommandHeader {
 
     /// Reads the header from `ext`; a missing required field or an unparsable value is
     /// an error, unknown keys are ignored.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] for a missing required field or an
+    /// unparsable value.
     fn read_from(ext: &ExtFields) -> Result<Self, ProtocolError>
     where
         Self: Sized;

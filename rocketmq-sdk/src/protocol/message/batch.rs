@@ -74,6 +74,9 @@ pub enum BatchError {
 
 /// Checks the Java producer's batch rules: at least one message, one topic, one WAIT
 /// value, no delay level, no `%RETRY%` topic.
+///
+/// # Errors
+/// [`BatchError`] naming the rule the batch breaks.
 pub fn validate_batch(messages: &[Message]) -> Result<(), BatchError> {
     let first = messages.first().ok_or(BatchError::Empty)?;
     let wait = first.wait_store_msg_ok();
@@ -132,6 +135,9 @@ fn inner_len(m: &Message) -> Result<usize, ProtocolError> {
 }
 
 /// Size of the batch body for `messages`, after the encoder's checks.
+///
+/// # Errors
+/// As [`encode_batch`].
 pub fn encoded_len(messages: &[Message]) -> Result<usize, ProtocolError> {
     messages
         .iter()
@@ -141,6 +147,10 @@ pub fn encoded_len(messages: &[Message]) -> Result<usize, ProtocolError> {
 /// Appends the batch body for `messages` to `out`. Topics and batch rules are not
 /// checked here (see [`validate_batch`]); transient properties are left out. On error
 /// nothing is written.
+///
+/// # Errors
+/// [`ProtocolError`] when a message breaks the batch rules
+/// or a property holds a separator byte.
 pub fn encode_batch(messages: &[Message], out: &mut BytesMut) -> Result<(), ProtocolError> {
     let total = encoded_len(messages)?;
     out.reserve(total);
@@ -161,6 +171,9 @@ pub fn encode_batch(messages: &[Message], out: &mut BytesMut) -> Result<(), Prot
 /// Builds the message the Java producer sends for a batch: validates `messages`, gives
 /// each one (and, when `ids` is given, the batch) a `UNIQ_KEY` if missing, and returns a
 /// message with the batch topic, the shared `WAIT` and the encoded body.
+///
+/// # Errors
+/// As [`encode_batch`].
 pub fn build_batch(
     messages: &mut [Message],
     ids: Option<&UniqIdGenerator>,
@@ -323,6 +336,10 @@ impl<'a> Iterator for BatchIter<'a> {
 
 /// Decodes a batch body into messages sharing `body`'s storage. The topic is not part
 /// of the body, so it is left empty: set it from the request header.
+///
+/// # Errors
+/// [`ProtocolError`] for a truncated entry, a bad magic
+/// code or a length that lies.
 pub fn decode_batch(body: &Bytes) -> Result<Vec<Message>, ProtocolError> {
     BatchIter::new(body)
         .map(|m| {
@@ -338,6 +355,9 @@ pub fn decode_batch(body: &Bytes) -> Result<Vec<Message>, ProtocolError> {
 }
 
 /// Number of entries in a batch body (Java `countInnerMsgNum`), checking each entry.
+///
+/// # Errors
+/// As [`decode_batch`].
 pub fn count_inner(body: &[u8]) -> Result<usize, ProtocolError> {
     BatchIter::new(body).try_fold(0, |n, m| m.map(|_| n + 1))
 }

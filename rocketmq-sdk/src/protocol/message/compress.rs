@@ -35,6 +35,10 @@ pub fn zlib_compress(data: &[u8], level: u32) -> Vec<u8> {
 
 /// Inflates a zlib stream, failing with [`ProtocolError::Decompress`] if it is corrupt,
 /// truncated, or would produce more than `max_len` bytes.
+///
+/// # Errors
+/// [`ProtocolError`] (`Decompress`) for a corrupt or
+/// truncated stream, or output over `max_len`.
 pub fn zlib_decompress(data: &[u8], max_len: usize) -> Result<Vec<u8>, ProtocolError> {
     let mut out = Vec::with_capacity(data.len().saturating_mul(2).min(max_len).min(1 << 20));
     // Reading one byte past the cap tells "exactly max_len" from "too large" without
@@ -53,6 +57,10 @@ pub fn zlib_decompress(data: &[u8], max_len: usize) -> Result<Vec<u8>, ProtocolE
 }
 
 /// Compresses `data` with `ty` at `level`.
+///
+/// # Errors
+/// [`ProtocolError`] for a compression type this build
+/// cannot write.
 pub fn compress(data: &[u8], ty: CompressionType, level: u32) -> Result<Vec<u8>, ProtocolError> {
     match ty {
         CompressionType::Zlib => Ok(zlib_compress(data, level)),
@@ -61,6 +69,10 @@ pub fn compress(data: &[u8], ty: CompressionType, level: u32) -> Result<Vec<u8>,
 }
 
 /// Inflates `data` compressed with `ty`, producing at most `max_len` bytes.
+///
+/// # Errors
+/// [`ProtocolError`] for an unsupported type, corrupt data,
+/// or output over `max_len`.
 pub fn decompress(
     data: &[u8],
     ty: CompressionType,

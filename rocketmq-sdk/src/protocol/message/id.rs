@@ -138,6 +138,10 @@ pub fn offset_msg_id(store_host: SocketAddr, commit_log_offset: i64) -> String {
 }
 
 /// Decodes an offset msgId: 32 hex characters for IPv4, 56 for IPv6.
+///
+/// # Errors
+/// [`ProtocolError`] (`InvalidMessageId`) when `id` has the
+/// wrong length or is not hex.
 pub fn decode_offset_msg_id(id: &str) -> Result<OffsetMsgId, ProtocolError> {
     let bad = || ProtocolError::InvalidMessageId(id.chars().take(64).collect());
     let ip_len = match id.len() {
@@ -323,6 +327,10 @@ impl UniqIdInfo {
 }
 
 /// Splits a UNIQ_KEY into its parts: 32 hex characters for IPv4, 56 for IPv6.
+///
+/// # Errors
+/// [`ProtocolError`] (`InvalidMessageId`) when `id` has the
+/// wrong length or is not hex.
 pub fn parse_uniq_id(id: &str) -> Result<UniqIdInfo, ProtocolError> {
     let bad = || ProtocolError::InvalidMessageId(id.chars().take(64).collect());
     let n = match id.len() {

@@ -149,6 +149,10 @@ impl Properties {
     }
 
     /// The encoded length, after checking that no key or value holds a separator byte.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] when a key or value holds a
+    /// separator byte (`\u{1}` or `\u{2}`).
     pub fn encoded_len(&self) -> Result<usize, ProtocolError> {
         self.encoded_len_filtered(false)
     }
@@ -171,6 +175,10 @@ impl Properties {
     }
 
     /// Appends the encoded string to `out`; on error nothing is written.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] when a key or value holds a
+    /// separator byte (`\u{1}` or `\u{2}`).
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), ProtocolError> {
         let len = self.encoded_len()?;
         out.reserve(len);
@@ -179,6 +187,10 @@ impl Properties {
     }
 
     /// The encoded string as a new vector.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] when a key or value holds a
+    /// separator byte (`\u{1}` or `\u{2}`).
     pub fn to_bytes(&self) -> Result<Vec<u8>, ProtocolError> {
         let mut out = BytesMut::with_capacity(self.encoded_len()?);
         self.write_unchecked(&mut out, false);
@@ -187,6 +199,10 @@ impl Properties {
 
     /// The encoded string as a `String` (what Java calls `messageProperties2String`),
     /// as used in the send header's `properties` field.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] when a key or value holds a
+    /// separator byte (`\u{1}` or `\u{2}`).
     pub fn to_wire_string(&self) -> Result<String, ProtocolError> {
         let mut s = String::with_capacity(self.encoded_len()?);
         for (k, v) in &self.entries {

@@ -55,6 +55,10 @@ impl CompressionType {
 
     /// The type for a 3-bit value. 0 means zlib because flags written before the type bits
     /// existed always used zlib.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] for a compression type this build
+    /// does not know (4..=7).
     pub fn from_value(value: u8) -> Result<Self, ProtocolError> {
         match value {
             0 | 3 => Ok(CompressionType::Zlib),
@@ -81,6 +85,10 @@ pub const fn compression_type_value(flag: i32) -> u8 {
 }
 
 /// The compression type of `flag`; 0 reads as zlib, 4..=7 are unsupported.
+///
+/// # Errors
+/// [`ProtocolError`] for a compression type this build does
+/// not know (4..=7).
 pub fn compression_type(flag: i32) -> Result<CompressionType, ProtocolError> {
     CompressionType::from_value(compression_type_value(flag))
 }

@@ -106,6 +106,10 @@ fn to_ext(
 impl RecordView<'_> {
     /// An owned copy of this record as a [`MessageExt`] (the body is copied; see
     /// [`decode_message_ext`] to share it instead).
+    ///
+    /// # Errors
+    /// [`ProtocolError`] for a truncated record, a bad
+    /// magic code, a length that lies, or a body that does not inflate.
     pub fn to_message_ext(&self, opts: &DecodeOptions) -> Result<MessageExt, ProtocolError> {
         to_ext(self, || Bytes::copy_from_slice(self.body()), opts)
     }
@@ -113,12 +117,20 @@ impl RecordView<'_> {
 
 /// Decodes the record at the start of `buf` (extra bytes after it are ignored; the
 /// record's length is `store_size`). The body shares `buf`'s storage unless inflated.
+///
+/// # Errors
+/// [`ProtocolError`] for a truncated record, a bad magic
+/// code, a length that lies, or a body that does not inflate.
 pub fn decode_message_ext(buf: &Bytes, opts: &DecodeOptions) -> Result<MessageExt, ProtocolError> {
     let view = RecordView::parse(buf)?;
     to_ext(&view, || buf.slice(view.body_range()), opts)
 }
 
 /// Decodes the record at the start of `buf`, copying the body.
+///
+/// # Errors
+/// [`ProtocolError`] for a truncated record, a bad magic
+/// code, a length that lies, or a body that does not inflate.
 pub fn decode_message_ext_from_slice(
     buf: &[u8],
     opts: &DecodeOptions,
@@ -130,11 +142,19 @@ pub fn decode_message_ext_from_slice(
 ///
 /// Unlike Java, which silently drops everything from the first bad record on, this
 /// fails: a body the broker produced is never partly garbage.
+///
+/// # Errors
+/// [`ProtocolError`] for a truncated record, a bad magic
+/// code, a length that lies, or a body that does not inflate.
 pub fn decode_all(body: Bytes) -> Result<Vec<MessageExt>, ProtocolError> {
     decode_all_with(body, &DecodeOptions::default())
 }
 
 /// [`decode_all`] with explicit options.
+///
+/// # Errors
+/// [`ProtocolError`] for a truncated record, a bad magic
+/// code, a length that lies, or a body that does not inflate.
 pub fn decode_all_with(
     body: Bytes,
     opts: &DecodeOptions,

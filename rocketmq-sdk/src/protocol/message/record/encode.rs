@@ -75,6 +75,9 @@ pub fn sys_flag_for_hosts(sys_flag: i32, born_host: SocketAddr, store_host: Sock
 }
 
 /// The TOTALSIZE [`encode_record`] would produce for `ext`, after the same checks.
+///
+/// # Errors
+/// As [`encode_record`].
 pub fn encoded_len(ext: &MessageExt) -> Result<usize, ProtocolError> {
     plan(ext).map(|p| p.total)
 }
@@ -91,6 +94,10 @@ pub fn encoded_len(ext: &MessageExt) -> Result<usize, ProtocolError> {
 /// wanted. Fails, writing nothing, on a topic or properties string over 32767 bytes, a
 /// separator byte inside a property, or a record over `i32::MAX` bytes. The body size
 /// limit (`maxMessageSize`) is the broker's policy, not checked here.
+///
+/// # Errors
+/// [`ProtocolError`] for an empty topic, a separator byte
+/// inside a property, or a record over `i32::MAX` bytes.
 pub fn encode_record(ext: &MessageExt, out: &mut BytesMut) -> Result<(), ProtocolError> {
     let p = plan(ext)?;
     let msg = &ext.message;
@@ -124,6 +131,9 @@ pub fn encode_record(ext: &MessageExt, out: &mut BytesMut) -> Result<(), Protoco
 }
 
 /// Encodes `ext` into a new buffer.
+///
+/// # Errors
+/// As [`encode_record`].
 pub fn encode_record_to_vec(ext: &MessageExt) -> Result<Vec<u8>, ProtocolError> {
     let mut out = BytesMut::with_capacity(encoded_len(ext)?);
     encode_record(ext, &mut out)?;
@@ -168,16 +178,28 @@ fn layout_of(record: &[u8]) -> Result<RecordLayout, ProtocolError> {
 }
 
 /// Overwrites QUEUEOFFSET (at byte 20) of an encoded record.
+///
+/// # Errors
+/// [`ProtocolError`] when `record` is too short to hold the
+/// field (or, for the store host, the address family does not match).
 pub fn patch_queue_offset(record: &mut [u8], queue_offset: i64) -> Result<(), ProtocolError> {
     patch(record, QUEUE_OFFSET_POS, &queue_offset.to_be_bytes())
 }
 
 /// Overwrites PHYSICALOFFSET (at byte 28) of an encoded record.
+///
+/// # Errors
+/// [`ProtocolError`] when `record` is too short to hold the
+/// field (or, for the store host, the address family does not match).
 pub fn patch_physical_offset(record: &mut [u8], physical_offset: i64) -> Result<(), ProtocolError> {
     patch(record, PHYSICAL_OFFSET_POS, &physical_offset.to_be_bytes())
 }
 
 /// Overwrites STORETIMESTAMP (at 56, or 68 with an IPv6 born host) of an encoded record.
+///
+/// # Errors
+/// [`ProtocolError`] when `record` is too short to hold the
+/// field (or, for the store host, the address family does not match).
 pub fn patch_store_timestamp(record: &mut [u8], store_timestamp: i64) -> Result<(), ProtocolError> {
     let pos = layout_of(record)?.store_timestamp_pos();
     patch(record, pos, &store_timestamp.to_be_bytes())
@@ -185,6 +207,10 @@ pub fn patch_store_timestamp(record: &mut [u8], store_timestamp: i64) -> Result<
 
 /// Overwrites STOREHOST of an encoded record. The address family must match the
 /// record's STOREHOST_V6 bit, since the field cannot change size in place.
+///
+/// # Errors
+/// [`ProtocolError`] when `record` is too short to hold the
+/// field (or, for the store host, the address family does not match).
 pub fn patch_store_host(record: &mut [u8], store_host: SocketAddr) -> Result<(), ProtocolError> {
     let layout = layout_of(record)?;
     let (ip, n) = ip_octets(store_host.ip());
@@ -204,12 +230,20 @@ pub fn patch_store_host(record: &mut [u8], store_host: SocketAddr) -> Result<(),
 }
 
 /// Overwrites RECONSUMETIMES of an encoded record.
+///
+/// # Errors
+/// [`ProtocolError`] when `record` is too short to hold the
+/// field (or, for the store host, the address family does not match).
 pub fn patch_reconsume_times(record: &mut [u8], reconsume_times: i32) -> Result<(), ProtocolError> {
     let pos = layout_of(record)?.reconsume_times_pos();
     patch(record, pos, &reconsume_times.to_be_bytes())
 }
 
 /// Overwrites PREPARED TRANSACTION OFFSET of an encoded record.
+///
+/// # Errors
+/// [`ProtocolError`] when `record` is too short to hold the
+/// field (or, for the store host, the address family does not match).
 pub fn patch_prepared_transaction_offset(
     record: &mut [u8],
     offset: i64,

@@ -68,6 +68,9 @@ pub const MIN_RECORD_LEN: usize = 91;
 
 /// Checks a body length against a `maxMessageSize` policy (e.g. [`DEFAULT_MAX_BODY_LEN`]),
 /// as the broker does before storing and the producer before sending.
+///
+/// # Errors
+/// [`ProtocolError`] when `len` is over `max`.
 pub fn check_body_len(len: usize, max: usize) -> Result<(), ProtocolError> {
     if len > max {
         Err(ProtocolError::TooLarge {

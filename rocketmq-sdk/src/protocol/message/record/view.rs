@@ -77,6 +77,10 @@ pub enum RecordRead<'a> {
 ///
 /// A V1 topic length byte is read unsigned (0..=255); Java reads it signed and so rejects
 /// 128..=255, which no encoder writes.
+///
+/// # Errors
+/// [`ProtocolError`] for a record that is truncated or
+/// inconsistent (lengths that lie).
 pub fn read_record(buf: &[u8]) -> Result<RecordRead<'_>, ProtocolError> {
     if buf.len() < 8 {
         return Err(ProtocolError::Truncated {
@@ -130,6 +134,10 @@ impl<'a> RecordView<'a> {
     /// Besides the errors of [`read_record`], a blank marker gives
     /// `BadMagic(0xCBD43194)` and zeroed space gives `BadMagic(0)`; use [`read_record`]
     /// to handle those as outcomes.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] for a bad magic code (end-of-file
+    /// blank or zeroed space included), a truncated record or lengths that lie.
     pub fn parse(buf: &'a [u8]) -> Result<Self, ProtocolError> {
         match read_record(buf)? {
             RecordRead::Record(v) => Ok(v),
@@ -369,6 +377,10 @@ impl<'a> RecordView<'a> {
     }
 
     /// [`RecordView::verify_crc`] as a `Result` carrying both values.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] (`BodyCrc`) with the stored and
+    /// the computed value when they differ.
     pub fn check_crc(&self) -> Result<(), ProtocolError> {
         let computed = self.computed_body_crc();
         let stored = self.body_crc();

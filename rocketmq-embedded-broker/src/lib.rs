@@ -25,7 +25,8 @@
 //! * [`store`] — the message store, in upstream's on-disk formats (`FORMAT.md`);
 //! * [`faults`] — injected failures;
 //! * [`transaction`] — transactional messages: half and op records, the check service.
-//! * [`acl`] — ACL 1.0 (AccessKey/SecretKey signatures and permissions).
+//! * [`acl`] — ACL 1.0 (AccessKey/SecretKey signatures and permissions);
+//! * [`filter`] — SQL92 selectors over message properties (`MessageSelector.bySql`).
 //!
 //! # Crate features
 //!
@@ -34,7 +35,9 @@
 //!   `--tls-cert`/`--tls-key`), with rustls and its ring provider.
 //!
 //! The broker serves SEND_MESSAGE (10, 310, 320), PULL_MESSAGE (11, 361, with long
-//! polling), consumer offsets (14, 15), queue offsets (29–32), QUERY_MESSAGE (12),
+//! polling, tag filtering and SQL92 property filtering — on by default here, unlike a Java
+//! broker's `enablePropertyFilter`; see `EmbeddedBrokerBuilder::property_filter`),
+//! CHECK_CLIENT_CONFIG (46, the SQL92 check a consumer makes at start), consumer offsets (14, 15), queue offsets (29–32), QUERY_MESSAGE (12),
 //! VIEW_MESSAGE_BY_ID (33), HEART_BEAT (34), UNREGISTER_CLIENT (35), END_TRANSACTION (37,
 //! with the check-back service sending CHECK_TRANSACTION_STATE),
 //! GET_CONSUMER_LIST_BY_GROUP (38), LOCK/UNLOCK_BATCH_MQ (41, 42),
@@ -48,6 +51,7 @@ mod broker;
 mod embedded;
 mod error;
 pub mod faults;
+pub mod filter;
 pub mod inspect;
 pub mod namesrv;
 mod processor;

@@ -589,6 +589,25 @@ mod tests {
     }
 
     #[test]
+    fn sql_subscriptions_are_left_to_the_broker() {
+        use crate::protocol::header::ExpressionType;
+
+        let expr = "TAGS = 'A' AND region = 'eu'";
+        let sub = SubscriptionData::build("T", expr, Some(ExpressionType::Sql92)).unwrap();
+        // The expression travels as written, with no tag set to match on the client.
+        assert_eq!(sub.sub_string, expr);
+        assert_eq!(sub.expression_type, ExpressionType::Sql92);
+        assert!(sub.tags_set.is_empty() && sub.code_set.is_empty());
+        let mut msgs = vec![tagged(Some("B")), tagged(None)];
+        filter_by_tags(&mut msgs, &sub);
+        assert_eq!(
+            msgs.len(),
+            2,
+            "the broker already filtered; nothing is dropped here"
+        );
+    }
+
+    #[test]
     fn retry_topic_restored_only_from_own_retry_topic() {
         let mut m = MessageExt::from(crate::protocol::message::Message {
             topic: "%RETRY%g".into(),

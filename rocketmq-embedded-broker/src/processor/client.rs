@@ -128,7 +128,7 @@ impl ClientProcessor {
 
     /// Compiles the group's SQL92 subscriptions now, as upstream's
     /// `ConsumerFilterManager.register` does on heartbeats, so an invalid expression is
-    /// reported once here; its pulls then answer SUBSCRIPTION_PARSE_FAILED.
+    /// logged when first seen; its pulls then answer SUBSCRIPTION_PARSE_FAILED.
     fn compile_sql(&self, group: &str, subscriptions: &[SubscriptionData]) {
         if !self.core.config.enable_property_filter {
             return;
@@ -137,7 +137,8 @@ impl ClientProcessor {
             if !matches!(sub.expression_type, ExpressionType::Sql92) {
                 continue;
             }
-            if let Err(e) = self.core.selectors.get(&sub.sub_string).as_ref() {
+            let (compiled, fresh) = self.core.selectors.lookup(&sub.sub_string);
+            if let (Err(e), true) = (compiled.as_ref(), fresh) {
                 warn!(group, topic = %sub.topic, expression = %sub.sub_string, error = %e,
                     "SQL92 subscription does not compile; its pulls will fail");
             }

@@ -503,6 +503,14 @@ async fn sql92_pull_errors() {
     assert_eq!(r.response_code(), ResponseCode::SUBSCRIPTION_PARSE_FAILED);
     let remark = r.remark.unwrap_or_default();
     assert!(remark.contains("position 26"), "{remark}");
+    let mut other = sql_pull("g", "T", "a = 1");
+    other.expression_type = Some(ExpressionType::from_name("sql92"));
+    let r = conn.request(pull_request(&other), T).await.unwrap();
+    assert_eq!(
+        r.response_code(),
+        ResponseCode::SUBSCRIPTION_PARSE_FAILED,
+        "names are exact"
+    );
 
     // An invalid expression registered by heartbeat fails its pulls the same way.
     let mut hb = heartbeat_body("c1", "hb", "T", "*");

@@ -321,9 +321,9 @@ impl PullProcessor {
 }
 
 /// The record filter of an SQL92 subscription, `None` for a tag subscription, or the
-/// error response: SYSTEM_ERROR when property filtering is off or the language unknown
-/// (what a Java broker with `enablePropertyFilter=false` answers), SUBSCRIPTION_PARSE_FAILED
-/// with the parser's message when the expression does not compile.
+/// error response: SYSTEM_ERROR when property filtering is off (what a Java broker with
+/// `enablePropertyFilter=false` answers), SUBSCRIPTION_PARSE_FAILED for an unknown
+/// language or, with the parser's message, an expression that does not compile.
 fn sql_filter(
     core: &BrokerCore,
     subscription: &SubscriptionData,
@@ -332,10 +332,16 @@ fn sql_filter(
     if kind.is_tag() {
         return Ok(None);
     }
-    if !core.config.enable_property_filter || !matches!(kind, ExpressionType::Sql92) {
+    if !core.config.enable_property_filter {
         return Err(reply::error(
             ResponseCode::SYSTEM_ERROR,
             format!("The broker does not support consumer to filter message by {kind}"),
+        ));
+    }
+    if !matches!(kind, ExpressionType::Sql92) {
+        return Err(reply::error(
+            ResponseCode::SUBSCRIPTION_PARSE_FAILED,
+            format!("unknown filter expression type {kind}"),
         ));
     }
     let selector = core.selectors.get(&subscription.sub_string);

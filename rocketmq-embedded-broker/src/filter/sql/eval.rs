@@ -127,15 +127,26 @@ fn eval<'a>(expr: &Expr, props: &'a dyn PropertySource) -> Result<Value<'a>, Eva
             None => Value::Null,
             Some(v) => Value::Bool(values.iter().any(|x| *x == *v) ^ negated),
         },
-        Expr::Str(op, e, pattern) => match eval(e, props)? {
-            Value::Null => Value::Null,
-            Value::Str(s) => Value::Bool(match op {
-                StrOp::Contains => s.contains(pattern.as_str()),
-                StrOp::StartsWith => s.starts_with(pattern.as_str()),
-                StrOp::EndsWith => s.ends_with(pattern.as_str()),
-            }),
-            _ => Value::Bool(false),
-        },
+        Expr::Str {
+            op,
+            value,
+            pattern,
+            negated,
+        } => {
+            if pattern.is_empty() {
+                return Ok(Value::Bool(false));
+            }
+            match eval(value, props)? {
+                Value::Str(s) => Value::Bool(
+                    match op {
+                        StrOp::Contains => s.contains(pattern.as_str()),
+                        StrOp::StartsWith => s.starts_with(pattern.as_str()),
+                        StrOp::EndsWith => s.ends_with(pattern.as_str()),
+                    } ^ negated,
+                ),
+                _ => Value::Bool(false),
+            }
+        }
     })
 }
 

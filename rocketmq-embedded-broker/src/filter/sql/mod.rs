@@ -28,7 +28,9 @@
 //!
 //! Semantics, as upstream:
 //! * a missing property is NULL; a comparison with NULL is unknown, and an unknown result
-//!   does not match (so `NOT (a = 'x')` does not match a message without `a`);
+//!   does not match (so `NOT (a = 'x')` does not match a message without `a`); the string
+//!   predicates are the exception: on a missing property, or with an empty pattern, they
+//!   are FALSE (negated or not);
 //! * property values are strings; compared with a number literal they are parsed as that
 //!   literal's Java type (`Integer` for literals within `int` range, else `Long`; `Double`
 //!   for decimals), so `amount > 100` needs an integral `amount`, `amount > 100.0` takes

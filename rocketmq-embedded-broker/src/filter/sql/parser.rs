@@ -64,7 +64,14 @@ pub(crate) enum Expr {
         values: Vec<String>,
         negated: bool,
     },
-    Str(StrOp, Box<Expr>, String),
+    /// `[NOT] CONTAINS|STARTSWITH|ENDSWITH 'pattern'`: upstream gives these two-valued
+    /// logic (a missing property or an empty pattern is FALSE, negated or not).
+    Str {
+        op: StrOp,
+        value: Box<Expr>,
+        pattern: String,
+        negated: bool,
+    },
     /// `value >= low AND value <= high`, or when negated `value < low OR value > high`;
     /// one node so that `value` is not copied.
     Between {
@@ -87,7 +94,7 @@ impl Expr {
             | Expr::Compare(..)
             | Expr::IsNull(_)
             | Expr::In { .. }
-            | Expr::Str(..)
+            | Expr::Str { .. }
             | Expr::Between { .. } => true,
             Expr::Property(_) | Expr::Neg(_) => false,
         }
@@ -422,15 +429,13 @@ impl Parser {
                             _ => StrOp::EndsWith,
                         };
                         let pattern = self.string_literal()?;
-                        let mut n = branch(
-                            Expr::Str(op, Box::new(left.expr), pattern),
-                            left.depth,
-                            start,
-                        )?;
-                        if negate {
-                            n = branch(Expr::Not(Box::new(n.expr)), n.depth, start)?;
-                        }
-                        n
+                        let expr = Expr::Str {
+                            op,
+                            value: Box::new(left.expr),
+                            pattern,
+                            negated: negate,
+                        };
+                        branch(expr, left.depth, start)?
                     }
                     _ => return Ok(left),
                 }

@@ -198,8 +198,14 @@ fn string_predicates() {
     assert!(matches("name NOT STARTSWITH 'created'", &p));
     assert!(matches("name ENDSWITH 'created'", &p));
     assert!(matches("name NOT ENDSWITH 'order'", &p));
-    assert!(!matches("name CONTAINS 'x'", &[]));
-    assert!(!matches("name NOT CONTAINS 'x'", &[]));
+    // Upstream makes these two-valued: a missing property is FALSE, not unknown, so a NOT
+    // around them matches; an empty pattern is FALSE either way.
+    assert_eq!(eval("name CONTAINS 'x'", &[]), Ok(Some(false)));
+    assert_eq!(eval("name NOT CONTAINS 'x'", &[]), Ok(Some(false)));
+    assert!(matches("NOT (name STARTSWITH 'x')", &[]));
+    assert!(!matches("name CONTAINS ''", &p));
+    assert!(!matches("name NOT ENDSWITH ''", &p));
+    assert!(!matches("5 CONTAINS '5'", &[]));
     assert!(matches!(
         parse_err("name CONTAINS 5"),
         SqlError::Unexpected { .. }

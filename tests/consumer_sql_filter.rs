@@ -182,6 +182,49 @@ async fn a_broker_without_property_filtering_refuses_sql_consumers() {
     consumer.shutdown().await;
 }
 
+#[tokio::test]
+async fn lite_pull_consumer_subscribe_sql() {
+    let broker = broker().await;
+    broker.create_topic("sql-lite", 1).await.unwrap();
+    let (_pc, producer) = producer(&broker).await;
+    send_orders(&producer, "sql-lite").await;
+    let c = client(&broker).await;
+    let err = c
+        .pull_consumer("g-lite")
+        .subscribe_sql("sql-lite", "amount > 'x'")
+        .start()
+        .await
+        .expect_err("an invalid expression must not start");
+    assert!(
+        matches!(&err, Error::Broker { code, .. } if *code == ResponseCode::SUBSCRIPTION_PARSE_FAILED),
+        "{err:?}"
+    );
+    let consumer = c
+        .pull_consumer("g-lite")
+        .subscribe_sql("sql-lite", "region = 'eu' AND amount > 100")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .start()
+        .await
+        .unwrap();
+    // One queue, polled in order, and its last message matches: once it is here, every
+    // message before it has been filtered or delivered.
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + T;
+    while !got.iter().any(|b: &String| b == "eu-101") && tokio::time::Instant::now() < deadline {
+        let polled = consumer
+            .poll(std::time::Duration::from_millis(200))
+            .await
+            .unwrap();
+        got.extend(
+            polled
+                .iter()
+                .map(|m| String::from_utf8_lossy(&m.body).into_owned()),
+        );
+    }
+    assert_eq!(got, ["eu-250", "eu-101"]);
+    consumer.shutdown().await;
+}
+
 // --- #[listener(sql = "...")] ----------------------------------------------------------
 
 static LISTENED: LazyLock<Mutex<Vec<String>>> = LazyLock::new(Default::default);

@@ -92,6 +92,7 @@ pub struct EmbeddedBrokerBuilder {
     flush: FlushMode,
     queues_per_topic: i32,
     auto_create_topics: bool,
+    property_filter: bool,
     brokers: usize,
     delay_levels: String,
     cluster_name: String,
@@ -118,6 +119,7 @@ impl fmt::Debug for EmbeddedBrokerBuilder {
             .field("flush", &self.flush)
             .field("queues_per_topic", &self.queues_per_topic)
             .field("auto_create_topics", &self.auto_create_topics)
+            .field("property_filter", &self.property_filter)
             .field("brokers", &self.brokers)
             .field("cluster_name", &self.cluster_name)
             .field("broker_name_prefix", &self.broker_name_prefix)
@@ -138,6 +140,7 @@ impl Default for EmbeddedBrokerBuilder {
             flush: FlushMode::Async,
             queues_per_topic: 8,
             auto_create_topics: true,
+            property_filter: true,
             brokers: 1,
             delay_levels: DelayLevelTable::DEFAULT_LEVELS.to_owned(),
             cluster_name: "DefaultCluster".to_owned(),
@@ -194,6 +197,20 @@ impl EmbeddedBrokerBuilder {
     /// so clients get TOPIC_NOT_EXIST until [`EmbeddedBroker::create_topic`] is called.
     pub fn auto_create_topics(mut self, enabled: bool) -> Self {
         self.auto_create_topics = enabled;
+        self
+    }
+
+    /// Whether brokers filter by SQL92 subscriptions (`MessageSelector.bySql`,
+    /// `subscribe_sql`, `#[listener(sql = "...")]`): upstream's `enablePropertyFilter`.
+    ///
+    /// Default **true**, unlike a Java broker (false): this broker exists to test clients,
+    /// and a test of SQL filtering should not need a setting first. Set it to false to see
+    /// what a default Java broker answers: pulls of SQL92 subscriptions fail with "The
+    /// broker does not support consumer to filter message by SQL92", and so does the
+    /// consumer's start-up check. Against a Java broker, SQL consumers need
+    /// `enablePropertyFilter=true` in its `broker.conf`.
+    pub fn property_filter(mut self, enabled: bool) -> Self {
+        self.property_filter = enabled;
         self
     }
 
@@ -435,6 +452,7 @@ impl EmbeddedBrokerBuilder {
                 broker_name: name.clone(),
                 listen_addr: SocketAddr::new(host, port).to_string(),
                 auto_create_topic_enable: self.auto_create_topics,
+                enable_property_filter: self.property_filter,
                 default_topic_queue_nums: self.queues_per_topic,
                 rebalance_lock_max_live_time: self.lock_max_live_time,
                 message_delay_level: self.delay_levels.clone(),

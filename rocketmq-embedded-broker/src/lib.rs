@@ -60,8 +60,9 @@
 //! * [`server`] — the remoting server (accept loop, connections, dispatch by code);
 //! * [`store`] — the message store, in upstream's on-disk formats (`FORMAT.md`);
 //! * [`faults`] — injected failures;
-//! * [`transaction`] — transactional messages: half and op records, the check service.
+//! * [`transaction`] — transactional messages: half and op records, the check service;
 //! * [`acl`] — ACL 1.0 (AccessKey/SecretKey signatures and permissions);
+//! * [`filter`] — SQL92 selectors over message properties (`MessageSelector.bySql`);
 //! * [`replication`] — master/slave replication (SYNC_MASTER, ASYNC_MASTER, SLAVE);
 //! * [`inspect`] — per-message timelines (stored, scheduled, retried, dead-lettered,
 //!   consumed) for assertions;
@@ -79,12 +80,14 @@
 //!   `--tls-cert`/`--tls-key`), with rustls and its ring provider.
 //!
 //! The broker serves SEND_MESSAGE (10, 310, 320), PULL_MESSAGE (11, 361, with long
-//! polling), consumer offsets (14, 15), queue offsets (29–32), QUERY_MESSAGE (12),
-//! VIEW_MESSAGE_BY_ID (33), HEART_BEAT (34), UNREGISTER_CLIENT (35), END_TRANSACTION (37,
-//! with the check-back service sending CHECK_TRANSACTION_STATE),
-//! GET_CONSUMER_LIST_BY_GROUP (38), LOCK/UNLOCK_BATCH_MQ (41, 42),
-//! UPDATE_AND_CREATE_TOPIC (17), GET_ALL_TOPIC_CONFIG (21) and
-//! INVOKE_BROKER_TO_RESET_OFFSET (222); other codes get REQUEST_CODE_NOT_SUPPORTED, as
+//! polling, tag filtering and SQL92 property filtering — on by default here, unlike a
+//! Java broker's `enablePropertyFilter`; see [`EmbeddedBrokerBuilder::property_filter`]),
+//! CHECK_CLIENT_CONFIG (46, the SQL92 check a consumer makes when it starts), consumer
+//! offsets (14, 15), queue offsets (29–32), QUERY_MESSAGE (12), VIEW_MESSAGE_BY_ID (33),
+//! HEART_BEAT (34), UNREGISTER_CLIENT (35), END_TRANSACTION (37, with the check-back
+//! service sending CHECK_TRANSACTION_STATE), GET_CONSUMER_LIST_BY_GROUP (38),
+//! LOCK/UNLOCK_BATCH_MQ (41, 42), UPDATE_AND_CREATE_TOPIC (17), GET_ALL_TOPIC_CONFIG (21)
+//! and INVOKE_BROKER_TO_RESET_OFFSET (222); other codes get REQUEST_CODE_NOT_SUPPORTED, as
 //! from a Java broker that lacks them.
 #![deny(missing_docs)]
 
@@ -93,6 +96,7 @@ mod broker;
 mod embedded;
 mod error;
 pub mod faults;
+pub mod filter;
 pub mod inspect;
 pub mod namesrv;
 mod processor;

@@ -39,6 +39,10 @@ struct Args {
     /// Refuse sends to unknown topics instead of creating them.
     #[arg(long)]
     no_auto_create_topics: bool,
+    /// Refuse SQL92 subscriptions (`MessageSelector.bySql`), as a Java broker with the
+    /// default `enablePropertyFilter=false` does. Without it they are served.
+    #[arg(long)]
+    no_property_filter: bool,
     /// ACL 1.0: a `plain_acl.yml` (or the same structure in JSON). Brokers then refuse
     /// unsigned or unauthorised requests; the name server does not check (as upstream).
     #[arg(long, value_name = "FILE")]
@@ -87,6 +91,7 @@ async fn main() -> ExitCode {
         .broker_port(args.broker_port)
         .cluster_name(&args.cluster)
         .auto_create_topics(!args.no_auto_create_topics)
+        .property_filter(!args.no_property_filter)
         .flush(match args.flush {
             Flush::Async => FlushMode::Async,
             Flush::Sync => FlushMode::Sync,
@@ -176,6 +181,14 @@ async fn main() -> ExitCode {
         ),
         _ => println!("acl          off: every request is served"),
     }
+    println!(
+        "filters      tags{}",
+        if args.no_property_filter {
+            " (SQL92 refused: --no-property-filter)"
+        } else {
+            " and SQL92 (enablePropertyFilter=true)"
+        }
+    );
     println!(
         "transport    {}",
         if tls { "TLS only" } else { "plaintext" }

@@ -9,6 +9,7 @@ use broker_support::*;
 use bytes::Bytes;
 use rocketmq_embedded_broker::EmbeddedBroker;
 use rocketmq_embedded_broker::store::{Clock, ManualClock};
+use rocketmq_sdk::protocol::body::{CheckClientRequestBody, JsonBody, SubscriptionData};
 use rocketmq_sdk::protocol::header::pull::pull_sys_flag;
 use rocketmq_sdk::protocol::header::{
     BoundaryType, GetEarliestMsgStoretimeRequestHeader, GetEarliestMsgStoretimeResponseHeader,
@@ -18,9 +19,11 @@ use rocketmq_sdk::protocol::header::{
     SearchOffsetResponseHeader, SendMessageRequestHeader, SendMessageResponseHeader,
     UpdateConsumerOffsetRequestHeader, ViewMessageRequestHeader,
 };
+use rocketmq_sdk::protocol::header::{ExpressionType, PullMessageRequestHeader};
 use rocketmq_sdk::protocol::message::id::decode_offset_msg_id;
 use rocketmq_sdk::protocol::message::keys;
 use rocketmq_sdk::protocol::{RemotingCommand, RequestCode, ResponseCode};
+use rocketmq_sdk::remoting::Connection;
 
 #[tokio::test]
 async fn send_v2_stores_the_message_and_answers_like_a_java_broker() {
@@ -361,8 +364,8 @@ async fn pull_errors_name_the_problem() {
     let mut no_sub = pull_header("nobody", "T", 0, 0);
     no_sub.sys_flag = 0;
     let mut sql = pull_header("g", "T", 0, 0);
-    sql.expression_type = Some(rocketmq_sdk::protocol::header::ExpressionType::Sql92);
-    sql.subscription = Some("a > 1".into());
+    sql.expression_type = Some(ExpressionType::Sql92);
+    sql.subscription = Some("a > 'x'".into());
     let mut unparsable = pull_header("g", "T", 0, 0);
     unparsable.subscription = Some("||".into());
     let cases = [
@@ -376,7 +379,7 @@ async fn pull_errors_name_the_problem() {
             ResponseCode::INVALID_PARAMETER,
         ),
         (no_sub, ResponseCode::SUBSCRIPTION_NOT_EXIST),
-        (sql, ResponseCode::SYSTEM_ERROR),
+        (sql, ResponseCode::SUBSCRIPTION_PARSE_FAILED),
         (unparsable, ResponseCode::SUBSCRIPTION_PARSE_FAILED),
     ];
     for (h, code) in cases {
@@ -384,6 +387,209 @@ async fn pull_errors_name_the_problem() {
         assert_eq!(r.response_code(), code, "{h:?} -> {r:?}");
         assert!(r.remark.is_some_and(|s| !s.is_empty()));
     }
+}
+
+/// Sends `body` to queue 0 of `topic` with user properties `pairs`.
+async fn send_with_properties(conn: &Connection, topic: &str, body: &[u8], pairs: &[(&str, &str)]) {
+    let mut p = rocketmq_sdk::protocol::message::Properties::default();
+    p.insert(keys::WAIT, "true");
+    for (k, v) in pairs {
+        p.insert(*k, *v);
+    }
+    let mut h = send_header(topic, 0);
+    h.properties = Some(p.to_wire_string().unwrap());
+    let request = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
+        .with_header(&h)
+        .with_body(Bytes::copy_from_slice(body));
+    let r = conn.request(request, T).await.unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+}
+
+fn sql_pull(group: &str, topic: &str, expression: &str) -> PullMessageRequestHeader {
+    let mut h = pull_header(group, topic, 0, 0);
+    h.expression_type = Some(ExpressionType::Sql92);
+    h.subscription = Some(expression.into());
+    h
+}
+
+#[tokio::test]
+async fn pull_filters_by_sql92_over_properties() {
+    let broker = EmbeddedBroker::start().await.unwrap();
+    broker.create_topic("T", 1).await.unwrap();
+    let conn = connect(&broker.broker_addrs()[0]).await;
+    send_with_properties(
+        &conn,
+        "T",
+        b"eu-250",
+        &[("region", "eu"), ("amount", "250")],
+    )
+    .await;
+    send_with_properties(&conn, "T", b"eu-50", &[("region", "eu"), ("amount", "50")]).await;
+    send_with_properties(
+        &conn,
+        "T",
+        b"us-500",
+        &[("region", "us"), ("amount", "500")],
+    )
+    .await;
+    send_with_properties(&conn, "T", b"none", &[]).await;
+    send_with_properties(&conn, "T", b"eu-x", &[("region", "eu"), ("amount", "lots")]).await;
+
+    let (r, rh) = pull(&conn, &sql_pull("g", "T", "region = 'eu' AND amount > 100")).await;
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+    assert_eq!(bodies(&r), vec![b"eu-250".to_vec()]);
+    assert_eq!(
+        rh.next_begin_offset, 5,
+        "the scan went past what did not match"
+    );
+
+    let (r, _) = pull(
+        &conn,
+        &sql_pull("g", "T", "region IS NULL OR amount BETWEEN 40 AND 60"),
+    )
+    .await;
+    assert_eq!(bodies(&r), vec![b"eu-50".to_vec(), b"none".to_vec()]);
+
+    // Nothing matches: the consumer moves on at once, past the scanned range.
+    let (r, rh) = pull(&conn, &sql_pull("g", "T", "region = 'apac'")).await;
+    assert_eq!(r.response_code(), ResponseCode::PULL_RETRY_IMMEDIATELY);
+    assert_eq!(rh.next_begin_offset, 5);
+
+    // Rejected messages do not use up the batch: two matches behind 30 misses arrive
+    // together.
+    broker.create_topic("Many", 1).await.unwrap();
+    for i in 0..30 {
+        send_with_properties(&conn, "Many", format!("miss{i}").as_bytes(), &[("k", "0")]).await;
+    }
+    send_with_properties(&conn, "Many", b"hit1", &[("k", "1")]).await;
+    send_with_properties(&conn, "Many", b"hit2", &[("k", "1")]).await;
+    let mut h = sql_pull("g", "Many", "k = 1");
+    h.max_msg_nums = 2;
+    let (r, rh) = pull(&conn, &h).await;
+    assert_eq!(bodies(&r), vec![b"hit1".to_vec(), b"hit2".to_vec()]);
+    assert_eq!(rh.next_begin_offset, 32);
+
+    // The heartbeat's SQL subscription applies to pulls without their own.
+    let mut hb = heartbeat_body("c1", "hb", "T", "*");
+    hb.consumer_data_set[0].subscription_data_set =
+        vec![SubscriptionData::build("T", "amount >= 500", Some(ExpressionType::Sql92)).unwrap()];
+    let r = conn
+        .request(
+            RemotingCommand::request(RequestCode::HEART_BEAT).with_body(hb.encode().unwrap()),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+    let mut h = pull_header("hb", "T", 0, 0);
+    h.sys_flag = 0;
+    h.subscription = None;
+    let (r, _) = pull(&conn, &h).await;
+    assert_eq!(bodies(&r), vec![b"us-500".to_vec()]);
+}
+
+#[tokio::test]
+async fn sql92_pull_errors() {
+    let broker = EmbeddedBroker::start().await.unwrap();
+    broker.create_topic("T", 1).await.unwrap();
+    let conn = connect(&broker.broker_addrs()[0]).await;
+    let r = conn
+        .request(
+            pull_request(&sql_pull("g", "T", "region = 'eu' AND amount >")),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SUBSCRIPTION_PARSE_FAILED);
+    let remark = r.remark.unwrap_or_default();
+    assert!(remark.contains("position 26"), "{remark}");
+    let mut other = sql_pull("g", "T", "a = 1");
+    other.expression_type = Some(ExpressionType::from_name("sql92"));
+    let r = conn.request(pull_request(&other), T).await.unwrap();
+    assert_eq!(
+        r.response_code(),
+        ResponseCode::SUBSCRIPTION_PARSE_FAILED,
+        "names are exact"
+    );
+
+    // An invalid expression registered by heartbeat fails its pulls the same way.
+    let mut hb = heartbeat_body("c1", "hb", "T", "*");
+    hb.consumer_data_set[0].subscription_data_set =
+        vec![SubscriptionData::build("T", "a = NULL", Some(ExpressionType::Sql92)).unwrap()];
+    let r = conn
+        .request(
+            RemotingCommand::request(RequestCode::HEART_BEAT).with_body(hb.encode().unwrap()),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.response_code(),
+        ResponseCode::SUCCESS,
+        "a heartbeat is never refused"
+    );
+    let mut h = pull_header("hb", "T", 0, 0);
+    h.sys_flag = 0;
+    h.subscription = None;
+    let r = conn.request(pull_request(&h), T).await.unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SUBSCRIPTION_PARSE_FAILED);
+
+    // With property filtering off, the broker answers as a default Java broker does.
+    let off = EmbeddedBroker::builder()
+        .property_filter(false)
+        .start()
+        .await
+        .unwrap();
+    off.create_topic("T", 1).await.unwrap();
+    let conn = connect(&off.broker_addrs()[0]).await;
+    let r = conn
+        .request(pull_request(&sql_pull("g", "T", "a = 1")), T)
+        .await
+        .unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR);
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("The broker does not support consumer to filter message by SQL92")
+    );
+}
+
+async fn check_client_config(
+    conn: &Connection,
+    expression: &str,
+    kind: ExpressionType,
+) -> RemotingCommand {
+    let body = CheckClientRequestBody {
+        client_id: "c1".into(),
+        group: "g".into(),
+        subscription_data: Some(SubscriptionData::build("T", expression, Some(kind)).unwrap()),
+    };
+    let request = RemotingCommand::request(RequestCode::CHECK_CLIENT_CONFIG)
+        .with_body(body.encode().unwrap());
+    conn.request(request, T).await.unwrap()
+}
+
+#[tokio::test]
+async fn check_client_config_compiles_sql92_subscriptions() {
+    let broker = EmbeddedBroker::start().await.unwrap();
+    let conn = connect(&broker.broker_addrs()[0]).await;
+    let r = check_client_config(&conn, "a BETWEEN 1 AND 3", ExpressionType::Sql92).await;
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+    let r = check_client_config(&conn, "TagA || TagB", ExpressionType::Tag).await;
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+    let r = check_client_config(&conn, "a BETWEEN 3 AND 1", ExpressionType::Sql92).await;
+    assert_eq!(r.response_code(), ResponseCode::SUBSCRIPTION_PARSE_FAILED);
+    assert!(r.remark.unwrap_or_default().contains("BETWEEN"));
+
+    let off = EmbeddedBroker::builder()
+        .property_filter(false)
+        .start()
+        .await
+        .unwrap();
+    let conn = connect(&off.broker_addrs()[0]).await;
+    let r = check_client_config(&conn, "a = 1", ExpressionType::Sql92).await;
+    assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR);
+    let r = check_client_config(&conn, "*", ExpressionType::Tag).await;
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS);
 }
 
 #[tokio::test]

@@ -173,7 +173,10 @@ pub use rocketmq_sdk_macros::Message;
 /// [`consumer::Listener`] (register it with [`Client::consumers`]) and still calls like
 /// the function (`bill(order, ctx).await` in a unit test).
 ///
-/// Options: `topic`, `group` (required); `tag = "a || b"` or `sql = "..."` (one filter);
+/// Options: `topic`, `group` (required); `tag = "a || b"` or `sql = "..."` (one filter;
+/// SQL92 over message properties, filtered by the broker — the embedded broker does by
+/// default, a Java broker needs `enablePropertyFilter=true` — and checked by it when the
+/// listener starts, so an invalid expression fails `start`);
 /// `orderly`; `broadcast` (not with `orderly`); `max_reconsume_times = N`;
 /// `concurrency = N`; `consume_from = last_offset | first_offset | timestamp | <ms>`;
 /// `batch_size = N` (batch listeners; 32 by default); `dedupe` or

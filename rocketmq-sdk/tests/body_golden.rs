@@ -342,6 +342,28 @@ fn subscription_from_tag_expression() {
 }
 
 #[test]
+fn check_client_request_body() {
+    // As a Java 5.x client writes it (fastjson: alphabetical, nulls omitted).
+    let java = r#"{"clientId":"127.0.0.1@1","group":"g","subscriptionData":{"classFilterMode":false,"codeSet":[],"expressionType":"SQL92","subString":"a > 1","subVersion":1700000000000,"tagsSet":[],"topic":"T"}}"#;
+    let body = CheckClientRequestBody::decode(java.as_bytes()).unwrap();
+    assert_eq!(body.client_id, "127.0.0.1@1");
+    assert_eq!(body.group, "g");
+    let sub = body.subscription_data.clone().unwrap();
+    assert_eq!(sub.expression_type, ExpressionType::Sql92);
+    assert_eq!(sub.sub_string, "a > 1");
+    let again = CheckClientRequestBody::decode(&body.encode().unwrap()).unwrap();
+    assert_eq!(again, body);
+    let text = String::from_utf8(body.encode().unwrap()).unwrap();
+    assert!(
+        text.starts_with(r#"{"clientId":"127.0.0.1@1","group":"g","subscriptionData":{"#),
+        "{text}"
+    );
+    // A body without the subscription (upstream answers SUCCESS to it).
+    let empty = CheckClientRequestBody::decode(br#"{"clientId":"c","group":"g"}"#).unwrap();
+    assert_eq!(empty.subscription_data, None);
+}
+
+#[test]
 fn lock_bodies() {
     let req = r#"{"clientId":"c","consumerGroup":"g","mqSet":[{"brokerName":"b","queueId":0,"topic":"T"}],"onlyThisBroker":false}"#;
     let body = LockBatchRequestBody::decode(req.as_bytes()).unwrap();

@@ -25,6 +25,9 @@ pub(crate) struct BrokerConfig {
     /// Create unknown consumer groups on first use (`autoCreateSubscriptionGroup`, default
     /// true).
     pub(crate) auto_create_subscription_group: bool,
+    /// Filter pulls by SQL92 subscriptions (`enablePropertyFilter`). Default **true**,
+    /// unlike upstream (false): see `EmbeddedBrokerBuilder::property_filter`.
+    pub(crate) enable_property_filter: bool,
     /// Queues of the `TBW102` template, hence the most an auto-created topic gets
     /// (`defaultTopicQueueNums`, default 8). A Java producer asks for 4
     /// (`defaultTopicQueueNums` of the client), and the broker takes the smaller.
@@ -71,6 +74,7 @@ impl Default for BrokerConfig {
             listen_addr: "127.0.0.1:0".to_owned(),
             auto_create_topic_enable: true,
             auto_create_subscription_group: true,
+            enable_property_filter: true,
             default_topic_queue_nums: 8,
             max_message_size: 4 * 1024 * 1024,
             rebalance_lock_max_live_time: Duration::from_secs(60),

@@ -64,6 +64,8 @@ pub(crate) struct BrokerCore {
     pub(crate) held_pulls: AtomicUsize,
     /// Open transactions and the checker's state.
     pub(crate) transactions: crate::transaction::Transactions,
+    /// Compiled SQL92 subscriptions.
+    pub(crate) selectors: crate::filter::SelectorCache,
 }
 
 /// Counts a held pull while alive.
@@ -222,6 +224,7 @@ impl Broker {
             uniq_ids,
             held_pulls: AtomicUsize::new(0),
             transactions: crate::transaction::Transactions::new(config.transaction),
+            selectors: crate::filter::SelectorCache::default(),
             config,
         });
         crate::transaction::recover(&core)?;

@@ -1,16 +1,20 @@
 //! Client membership (upstream `ClientManageProcessor` + part of `ConsumerManageProcessor`):
-//! HEART_BEAT (34), UNREGISTER_CLIENT (35), GET_CONSUMER_LIST_BY_GROUP (38).
+//! HEART_BEAT (34), UNREGISTER_CLIENT (35), GET_CONSUMER_LIST_BY_GROUP (38),
+//! CHECK_CLIENT_CONFIG (46).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use rocketmq_sdk::protocol::body::register::perm;
-use rocketmq_sdk::protocol::body::{ConsumerListByGroupResponseBody, HeartbeatData, JsonBody};
+use rocketmq_sdk::protocol::body::{
+    CheckClientRequestBody, ConsumerListByGroupResponseBody, HeartbeatData, JsonBody,
+    SubscriptionData,
+};
 use rocketmq_sdk::protocol::header::{
-    GetConsumerListByGroupRequestHeader, UnregisterClientRequestHeader,
+    ExpressionType, GetConsumerListByGroupRequestHeader, UnregisterClientRequestHeader,
 };
 use rocketmq_sdk::protocol::{RemotingCommand, RequestCode, ResponseCode};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::reply;
 use crate::broker::topics::retry_topic;
@@ -44,6 +48,7 @@ impl RequestProcessor for ClientProcessor {
         Some(match request.request_code() {
             RequestCode::HEART_BEAT => self.heartbeat(ctx, &request),
             RequestCode::UNREGISTER_CLIENT => self.unregister(ctx, &request),
+            RequestCode::CHECK_CLIENT_CONFIG => self.check_client_config(&request),
             _ => self.consumer_list(&request),
         })
     }
@@ -93,6 +98,9 @@ impl ClientProcessor {
             }
             let subscriptions =
                 (!(v2 && data.without_sub)).then_some(consumer.subscription_data_set.as_slice());
+            if let Some(subs) = subscriptions {
+                self.compile_sql(&consumer.group_name, subs);
+            }
             let changed = core.clients.register_consumer(
                 ConsumerRegistration {
                     group: &consumer.group_name,
@@ -116,6 +124,62 @@ impl ClientProcessor {
             .ext_fields
             .insert(IS_SUB_CHANGE, sub_change.to_string());
         response
+    }
+
+    /// Compiles the group's SQL92 subscriptions now, as upstream's
+    /// `ConsumerFilterManager.register` does on heartbeats, so an invalid expression is
+    /// logged when first seen; its pulls then answer SUBSCRIPTION_PARSE_FAILED.
+    fn compile_sql(&self, group: &str, subscriptions: &[SubscriptionData]) {
+        if !self.core.config.enable_property_filter {
+            return;
+        }
+        for sub in subscriptions {
+            if !matches!(sub.expression_type, ExpressionType::Sql92) {
+                continue;
+            }
+            let (compiled, fresh) = self.core.selectors.lookup(&sub.sub_string);
+            if let (Err(e), true) = (compiled.as_ref(), fresh) {
+                warn!(group, topic = %sub.topic, expression = %sub.sub_string, error = %e,
+                    "SQL92 subscription does not compile; its pulls will fail");
+            }
+        }
+    }
+
+    /// Upstream `checkClientConfig`: a consumer's start-up check of a non-tag
+    /// subscription. SYSTEM_ERROR when property filtering is off, SUBSCRIPTION_PARSE_FAILED
+    /// with the parser's message when the expression does not compile.
+    fn check_client_config(&self, request: &RemotingCommand) -> RemotingCommand {
+        let body = match CheckClientRequestBody::decode(&request.body) {
+            Ok(b) => b,
+            Err(e) => return reply::bad_body("check client config", &e),
+        };
+        let Some(sub) = body.subscription_data else {
+            return reply::success();
+        };
+        let kind = &sub.expression_type;
+        if kind.is_tag() {
+            return reply::success();
+        }
+        if !self.core.config.enable_property_filter {
+            return reply::error(
+                ResponseCode::SYSTEM_ERROR,
+                format!("The broker does not support consumer to filter message by {kind}"),
+            );
+        }
+        if !matches!(kind, ExpressionType::Sql92) {
+            return reply::error(
+                ResponseCode::SUBSCRIPTION_PARSE_FAILED,
+                format!("unknown filter expression type {kind}"),
+            );
+        }
+        match self.core.selectors.get(&sub.sub_string).as_ref() {
+            Ok(_) => reply::success(),
+            Err(e) => {
+                warn!(group = %body.group, client = %body.client_id, expression = %sub.sub_string,
+                    error = %e, "client's SQL92 expression does not compile");
+                reply::error(ResponseCode::SUBSCRIPTION_PARSE_FAILED, e.to_string())
+            }
+        }
     }
 
     fn unregister(&self, ctx: &RequestContext, request: &RemotingCommand) -> RemotingCommand {

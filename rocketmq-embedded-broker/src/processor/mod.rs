@@ -55,6 +55,7 @@ pub(crate) fn register_all(dispatcher: &mut Dispatcher, core: &Arc<BrokerCore>) 
             RequestCode::HEART_BEAT,
             RequestCode::UNREGISTER_CLIENT,
             RequestCode::GET_CONSUMER_LIST_BY_GROUP,
+            RequestCode::CHECK_CLIENT_CONFIG,
         ],
         Arc::new(client::ClientProcessor::new(core.clone())),
     );

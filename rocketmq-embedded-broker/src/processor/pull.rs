@@ -1,7 +1,7 @@
 //! PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361) (upstream `PullMessageProcessor`,
-//! `DefaultPullMessageResultHandler`, `PullRequestHoldService`): checks, tag filtering,
-//! the status/nextBeginOffset table, offset commits, server-side offset resets, and long
-//! polling.
+//! `DefaultPullMessageResultHandler`, `PullRequestHoldService`): checks, tag and SQL92
+//! filtering, the status/nextBeginOffset table, offset commits, server-side offset resets,
+//! and long polling.
 //!
 //! Long polling: a pull that finds nothing and carries the SUSPEND flag is held in its own
 //! task until a message arrives on its queue (the store's arrival notification wakes it, no
@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use rocketmq_sdk::protocol::body::SubscriptionData;
 use rocketmq_sdk::protocol::body::heartbeat::MessageModel;
 use rocketmq_sdk::protocol::body::register::perm;
+use rocketmq_sdk::protocol::header::ExpressionType;
 use rocketmq_sdk::protocol::header::pull::pull_sys_flag;
 use rocketmq_sdk::protocol::header::{PullMessageRequestHeader, PullMessageResponseHeader};
 use rocketmq_sdk::protocol::{RemotingCommand, ResponseCode};
@@ -24,8 +25,9 @@ use tracing::{Instrument, debug, info_span};
 
 use super::reply;
 use crate::broker::BrokerCore;
+use crate::filter::SqlRecordFilter;
 use crate::server::{RequestContext, RequestProcessor};
-use crate::store::{GetResult, GetStatus};
+use crate::store::{GetResult, GetStatus, MessageFilter};
 
 pub(crate) struct PullProcessor {
     core: Arc<BrokerCore>,
@@ -206,15 +208,10 @@ impl PullProcessor {
             }
             sub
         };
-        if !subscription.expression_type.is_tag() {
-            return fail(reply::error(
-                ResponseCode::SYSTEM_ERROR,
-                format!(
-                    "The broker does not support consumer to filter message by {}",
-                    subscription.expression_type
-                ),
-            ));
-        }
+        let sql_filter = match sql_filter(core, &subscription) {
+            Ok(f) => f,
+            Err(response) => return fail(response),
+        };
 
         let store = &core.store;
         let (status, result) = match core.offsets.take_reset(group, topic, h.queue_id) {
@@ -231,10 +228,14 @@ impl PullProcessor {
             None => {
                 let codes: Option<BTreeSet<i32>> =
                     (!subscription.is_sub_all()).then(|| subscription.code_set.clone());
-                let filter = move |tags_code: i64| {
+                let tag_filter = move |tags_code: i64| {
                     codes
                         .as_ref()
                         .is_none_or(|c| c.contains(&(tags_code as i32)))
+                };
+                let filter: &dyn MessageFilter = match &sql_filter {
+                    Some(f) => f,
+                    None => &tag_filter,
                 };
                 let max_count = usize::try_from(h.max_msg_nums).unwrap_or(0).max(1);
                 let max_bytes = h
@@ -248,7 +249,7 @@ impl PullProcessor {
                     h.queue_offset,
                     max_count,
                     max_bytes,
-                    Some(&filter),
+                    Some(filter),
                 ) {
                     Ok(r) => (status_name(r.status), GetResultLite::from(r)),
                     Err(e) => {
@@ -317,6 +318,40 @@ impl PullProcessor {
             max_offset: result.max_offset,
         }
     }
+}
+
+/// The record filter of an SQL92 subscription, `None` for a tag subscription, or the
+/// error response: SYSTEM_ERROR when property filtering is off (what a Java broker with
+/// `enablePropertyFilter=false` answers), SUBSCRIPTION_PARSE_FAILED for an unknown
+/// language or, with the parser's message, an expression that does not compile.
+fn sql_filter(
+    core: &BrokerCore,
+    subscription: &SubscriptionData,
+) -> Result<Option<SqlRecordFilter>, RemotingCommand> {
+    let kind = &subscription.expression_type;
+    if kind.is_tag() {
+        return Ok(None);
+    }
+    if !core.config.enable_property_filter {
+        return Err(reply::error(
+            ResponseCode::SYSTEM_ERROR,
+            format!("The broker does not support consumer to filter message by {kind}"),
+        ));
+    }
+    if !matches!(kind, ExpressionType::Sql92) {
+        return Err(reply::error(
+            ResponseCode::SUBSCRIPTION_PARSE_FAILED,
+            format!("unknown filter expression type {kind}"),
+        ));
+    }
+    let selector = core.selectors.get(&subscription.sub_string);
+    if let Err(e) = selector.as_ref() {
+        return Err(reply::error(
+            ResponseCode::SUBSCRIPTION_PARSE_FAILED,
+            format!("parse the consumer's SQL92 subscription failed: {e}"),
+        ));
+    }
+    Ok(Some(SqlRecordFilter { selector }))
 }
 
 /// The parts of a get the response needs; `status: None` is upstream's `OFFSET_RESET`.

@@ -6,7 +6,7 @@ use rocketmq_sdk::protocol::message::hash::{index_key_hash, tags_code_opt};
 use rocketmq_sdk::protocol::message::keys;
 use rocketmq_sdk::protocol::message::record::{RecordRead, read_record, store_timestamp_pos};
 
-use super::consume_queue::{CQ_UNIT_SIZE, CqUnit};
+use super::consume_queue::CQ_UNIT_SIZE;
 use super::error::StoreResult;
 use super::message_store::Store;
 use super::result::{GetResult, GetStatus, MessageFilter, QueryResult, StoredMessage};
@@ -89,13 +89,17 @@ impl Store {
         }
         result.status = GetStatus::NoMatchedMessage;
         let mut next = start;
-        let mut wanted: Vec<CqUnit> = Vec::new();
         let mut bytes = 0usize;
         let cl_min = inner.commit_log.min_offset();
         let mut removing = false;
+        // Records are read and filtered as the scan goes, so messages a record filter
+        // (SQL92) rejects do not count against `max_count`/`max_bytes`: the scan goes on
+        // past them, within the filter budget, as upstream's `getMessage` loop does.
         for u in units {
             let size = usize::try_from(u.size).unwrap_or(0);
-            if !wanted.is_empty() && (wanted.len() >= max_count || bytes + size > max_bytes) {
+            if !result.messages.is_empty()
+                && (result.messages.len() >= max_count || bytes + size > max_bytes)
+            {
                 break;
             }
             next = u.queue_offset + 1;
@@ -111,10 +115,6 @@ impl Store {
             {
                 continue;
             }
-            bytes += size;
-            wanted.push(u);
-        }
-        for u in wanted {
             let Some(record) = self.read_record(u.commit_log_offset, u.size)? else {
                 removing = true;
                 continue;
@@ -128,6 +128,7 @@ impl Store {
                     continue;
                 }
             }
+            bytes += size;
             result.total_bytes += record.len();
             result.messages.push(StoredMessage {
                 queue_offset: to_i64(u.queue_offset),

@@ -12,8 +12,8 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::producer::SendStatus;
 use crate::protocol::body::{
-    ConsumerListByGroupResponseBody, JsonBody, LockBatchRequestBody, LockBatchResponseBody,
-    SubscriptionData, UnlockBatchRequestBody,
+    CheckClientRequestBody, ConsumerListByGroupResponseBody, JsonBody, LockBatchRequestBody,
+    LockBatchResponseBody, SubscriptionData, UnlockBatchRequestBody,
 };
 use crate::protocol::header::{
     ConsumerSendMsgBackRequestHeader, GetConsumerListByGroupRequestHeader,
@@ -306,6 +306,53 @@ impl Client {
         }
     }
 
+    /// CHECK_CLIENT_CONFIG (`MQClientInstance.checkClientInBroker`): asks a master of the
+    /// subscription's topic whether it can serve it, so a consumer with an SQL92
+    /// expression the broker refuses (filtering off, or a syntax error) fails to start
+    /// instead of pulling nothing forever. Tag subscriptions, and topics without a route
+    /// yet, are not checked, as upstream.
+    ///
+    /// # Errors
+    /// [`Error::Broker`] with the broker's answer (SUBSCRIPTION_PARSE_FAILED and the
+    /// parser's message, or SYSTEM_ERROR when the broker does not filter by SQL92), or a
+    /// transport error.
+    pub(crate) async fn check_client_config(
+        &self,
+        group: &str,
+        sub: &SubscriptionData,
+    ) -> Result<()> {
+        if sub.expression_type.is_tag() {
+            return Ok(());
+        }
+        let Ok(route) = self.topic_route(&sub.topic).await else {
+            debug!(topic = %sub.topic, "no route yet; subscription not checked");
+            return Ok(());
+        };
+        let Some(addr) = route
+            .data
+            .broker_datas
+            .iter()
+            .find_map(|b| b.master_addr())
+            .map(String::from)
+        else {
+            return Ok(());
+        };
+        let body = CheckClientRequestBody {
+            client_id: self.client_id().to_owned(),
+            group: group.to_owned(),
+            subscription_data: Some(sub.clone()),
+        }
+        .encode()?;
+        let request = RemotingCommand::request(RequestCode::CHECK_CLIENT_CONFIG).with_body(body);
+        let resp = self
+            .call(&addr, request, self.inner.config.request_timeout)
+            .await?;
+        if resp.response_code() != ResponseCode::SUCCESS {
+            return Err(broker_error(&addr, resp));
+        }
+        Ok(())
+    }
+
     /// GET_CONSUMER_LIST_BY_GROUP from a broker of `topic`: the group's client ids, sorted.
     pub(crate) async fn consumer_ids(&self, topic: &str, group: &str) -> Result<Vec<String>> {
         let route = self.topic_route(topic).await?;
@@ -561,6 +608,25 @@ mod tests {
         let mut msgs = vec![tagged(None), tagged(Some("C"))];
         filter_by_tags(&mut msgs, &all);
         assert_eq!(msgs.len(), 2);
+    }
+
+    #[test]
+    fn sql_subscriptions_are_left_to_the_broker() {
+        use crate::protocol::header::ExpressionType;
+
+        let expr = "TAGS = 'A' AND region = 'eu'";
+        let sub = SubscriptionData::build("T", expr, Some(ExpressionType::Sql92)).unwrap();
+        // The expression travels as written, with no tag set to match on the client.
+        assert_eq!(sub.sub_string, expr);
+        assert_eq!(sub.expression_type, ExpressionType::Sql92);
+        assert!(sub.tags_set.is_empty() && sub.code_set.is_empty());
+        let mut msgs = vec![tagged(Some("B")), tagged(None)];
+        filter_by_tags(&mut msgs, &sub);
+        assert_eq!(
+            msgs.len(),
+            2,
+            "the broker already filtered; nothing is dropped here"
+        );
     }
 
     #[test]

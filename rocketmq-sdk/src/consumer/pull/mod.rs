@@ -26,6 +26,7 @@ use super::rebalance::target_queues;
 use crate::client::{Client, ConsumerHooks, config_error};
 use crate::error::{Error, Result};
 use crate::protocol::body::{ConsumeType, ConsumerData, MessageModel, SubscriptionData};
+use crate::protocol::header::ExpressionType;
 use crate::protocol::message::id::now_ms;
 use crate::protocol::message::{MessageExt, MessageQueue};
 use crate::protocol::topic::validate_topic;
@@ -39,7 +40,7 @@ pub struct PullConsumerBuilder {
     group: String,
     config: PullConsumerConfig,
     strategy: Arc<dyn AllocateStrategy>,
-    subscriptions: Vec<(String, String)>,
+    subscriptions: Vec<(String, String, ExpressionType)>,
 }
 
 impl Client {
@@ -60,8 +61,23 @@ impl PullConsumerBuilder {
     /// right after start).
     pub fn subscribe(mut self, topic: impl Into<String>, expression: impl Into<String>) -> Self {
         let topic = topic.into();
-        self.subscriptions.retain(|(t, _)| *t != topic);
-        self.subscriptions.push((topic, expression.into()));
+        self.subscriptions.retain(|(t, _, _)| *t != topic);
+        self.subscriptions
+            .push((topic, expression.into(), ExpressionType::Tag));
+        self
+    }
+
+    /// Subscribes to `topic` with an SQL92 expression over message properties before
+    /// starting (the same as [`PullConsumer::subscribe_sql`] right after start).
+    pub fn subscribe_sql(
+        mut self,
+        topic: impl Into<String>,
+        expression: impl Into<String>,
+    ) -> Self {
+        let topic = topic.into();
+        self.subscriptions.retain(|(t, _, _)| *t != topic);
+        self.subscriptions
+            .push((topic, expression.into(), ExpressionType::Sql92));
         self
     }
 
@@ -124,7 +140,9 @@ impl PullConsumerBuilder {
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid group, subscription or setting, or a group
-    /// already started on this client; an unreadable offset file (broadcasting).
+    /// already started on this client; an unreadable offset file (broadcasting);
+    /// [`Error::Broker`] when a broker refuses an SQL92 subscription (see
+    /// [`PullConsumer::subscribe_sql`]).
     ///
     /// # Cancel safety
     /// Not cancel safe: a cancelled start may leave the group registered on the client.
@@ -191,8 +209,12 @@ impl PullConsumerBuilder {
         let consumer = PullConsumer { inner };
         tokio::spawn(rebalance_loop(consumer.inner.clone()));
         tokio::spawn(persist_loop(consumer.inner.clone()));
-        if !self.subscriptions.is_empty() {
-            consumer.subscribe_all(self.subscriptions).await?;
+        if !self.subscriptions.is_empty()
+            && let Err(e) = consumer.subscribe_all(self.subscriptions).await
+        {
+            // Leave nothing registered: the group can be started again on this client.
+            consumer.shutdown().await;
+            return Err(e);
         }
         info!(group = %consumer.inner.group, "pull consumer started");
         Ok(consumer)
@@ -567,16 +589,20 @@ impl PullConsumer {
         }
     }
 
-    async fn subscribe_all(&self, subs: Vec<(String, String)>) -> Result<()> {
+    async fn subscribe_all(&self, subs: Vec<(String, String, ExpressionType)>) -> Result<()> {
         self.check_running()?;
         self.set_mode(Mode::Subscribe)?;
-        for (topic, expr) in subs {
+        for (topic, expr, kind) in subs {
             validate_topic(&topic).map_err(|e| config_error("subscribe", e.to_string()))?;
-            let sub = SubscriptionData::build(topic.clone(), &expr, None)
+            let sub = SubscriptionData::build(topic.clone(), &expr, Some(kind))
                 .map_err(|e| config_error("subscribe", format!("{topic}: {e}")))?;
             if let Err(e) = self.inner.client.topic_route(&topic).await {
                 debug!(topic, error = %e, "no route yet");
             }
+            self.inner
+                .client
+                .check_client_config(&self.inner.group, &sub)
+                .await?;
             self.inner
                 .subscriptions
                 .write()
@@ -598,8 +624,32 @@ impl PullConsumer {
     /// # Cancel safety
     /// Cancel safe; the subscription may or may not be in place.
     pub async fn subscribe(&self, topic: &str, expression: &str) -> Result<()> {
-        self.subscribe_all(vec![(topic.to_owned(), expression.to_owned())])
-            .await
+        self.subscribe_all(vec![(
+            topic.to_owned(),
+            expression.to_owned(),
+            ExpressionType::Tag,
+        )])
+        .await
+    }
+
+    /// Subscribes to `topic` with an SQL92 expression over message properties
+    /// (`MessageSelector.bySql`); the broker filters, and is asked first whether it can
+    /// (CHECK_CLIENT_CONFIG). Runs a rebalance before returning.
+    ///
+    /// # Errors
+    /// As [`PullConsumer::subscribe`], and [`Error::Broker`] when the broker refuses the
+    /// expression (SUBSCRIPTION_PARSE_FAILED with the parser's message) or does not filter
+    /// by SQL92 (SYSTEM_ERROR); the subscription is then not made.
+    ///
+    /// # Cancel safety
+    /// Cancel safe; the subscription may or may not be in place.
+    pub async fn subscribe_sql(&self, topic: &str, expression: &str) -> Result<()> {
+        self.subscribe_all(vec![(
+            topic.to_owned(),
+            expression.to_owned(),
+            ExpressionType::Sql92,
+        )])
+        .await
     }
 
     /// Drops the subscription of `topic`; its queues are given up (offsets persisted).

@@ -186,7 +186,10 @@ impl PushConsumerBuilder {
     /// # Errors
     /// [`Error::Config`] for an invalid group, subscription or setting, no subscription,
     /// or a group already started on this client; an unreadable offset file
-    /// (broadcasting).
+    /// (broadcasting); [`Error::Broker`] when a broker refuses an SQL92 subscription at the
+    /// start-up check (CHECK_CLIENT_CONFIG): SUBSCRIPTION_PARSE_FAILED with the parser's
+    /// message for an invalid expression, SYSTEM_ERROR from a broker without property
+    /// filtering (`enablePropertyFilter=false`).
     ///
     /// # Cancel safety
     /// Not cancel safe: a cancelled start may leave the group registered on the client.
@@ -244,6 +247,9 @@ impl PushConsumerBuilder {
                 .unwrap_or_else(default_offset_dir);
             OffsetStore::local(dir, self.client.client_id(), &self.group)
         };
+        for sub in subscriptions.values() {
+            self.client.check_client_config(&self.group, sub).await?;
+        }
         offsets.load().await?;
         let stop = CancellationToken::new();
         let inner = Arc::new(PushInner {

@@ -226,3 +226,24 @@ pub struct HeartbeatData {
 impl JsonBody for HeartbeatData {
     const WHAT: &'static str = "HeartbeatData";
 }
+
+/// The CHECK_CLIENT_CONFIG body (`CheckClientRequestBody`): a consumer asks a broker,
+/// before it starts, whether the broker can serve a subscription that is not a tag
+/// expression (SQL92).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckClientRequestBody {
+    /// Client id.
+    #[serde(default, deserialize_with = "null_default")]
+    pub client_id: String,
+    /// Consumer group.
+    #[serde(default, deserialize_with = "null_default")]
+    pub group: String,
+    /// The subscription to check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_data: Option<SubscriptionData>,
+}
+
+impl JsonBody for CheckClientRequestBody {
+    const WHAT: &'static str = "CheckClientRequestBody";
+}

@@ -34,8 +34,8 @@ pub use consumer::{
     ConsumerRunningInfo, PopProcessQueueInfo, ProcessQueueInfo,
 };
 pub use heartbeat::{
-    ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, MessageModel, ProducerData,
-    SubscriptionData,
+    CheckClientRequestBody, ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData,
+    MessageModel, ProducerData, SubscriptionData,
 };
 pub use lock::{LockBatchRequestBody, LockBatchResponseBody, UnlockBatchRequestBody};
 pub use offset::{MessageQueueForC, ResetOffsetBody, ResetOffsetBodyForC};

@@ -125,7 +125,15 @@ async fn latency_and_closed_connections_are_survived() {
         .await
         .unwrap();
     assert_eq!(r.status, SendStatus::SendOk);
-    assert_eq!(broker.messages("lat").unwrap().len(), 4);
+    // A send racing the cut may be applied and its answer lost: the retry then stores a
+    // duplicate (at least once). Every body is there; none is missing.
+    let bodies: std::collections::BTreeSet<_> = broker
+        .messages("lat")
+        .unwrap()
+        .iter()
+        .map(|m| m.body.clone())
+        .collect();
+    assert_eq!(bodies.len(), 4, "{bodies:?}");
     c.shutdown().await;
 }
 

@@ -124,6 +124,10 @@ async fn member<G: DedupeGuard + Clone>(
         .consume_from(ConsumeFrom::FirstOffset)
         .rebalance_interval(Duration::from_millis(200))
         .shutdown_timeout(Duration::from_millis(500))
+        // Fail-closed retries (a guard backend starved on a loaded machine) count against
+        // the ladder; the default 16 could dead-letter a message, which is correct but is
+        // not what this scenario measures.
+        .max_reconsume_times(1000)
         .start(Counting {
             inner: Deduplicated::new(handler, dedupe),
             ledger,

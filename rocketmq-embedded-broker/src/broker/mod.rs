@@ -63,6 +63,9 @@ pub(crate) struct BrokerCore {
     pub(crate) held_pulls: AtomicUsize,
     /// Open transactions and the checker's state.
     pub(crate) transactions: crate::transaction::Transactions,
+    /// `messageDelayLevel` parsed once: every send consults it, and parsing it per message
+    /// cost 2% of the send path in profiles.
+    pub(crate) delay_levels: crate::store::DelayLevelTable,
 }
 
 /// Counts a held pull while alive.
@@ -220,6 +223,8 @@ impl Broker {
             uniq_ids,
             held_pulls: AtomicUsize::new(0),
             transactions: crate::transaction::Transactions::new(config.transaction),
+            delay_levels: crate::store::DelayLevelTable::parse(&config.message_delay_level)
+                .unwrap_or_default(),
             config,
         });
         crate::transaction::recover(&core)?;

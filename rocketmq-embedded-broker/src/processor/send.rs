@@ -156,7 +156,7 @@ impl SendProcessor {
             ext.born_timestamp = header.born_timestamp;
             ext.born_host = ctx.channel.peer();
             ext.reconsume_times = reconsume_times;
-            crate::broker::schedule::apply_delay(&mut ext, &core.delay_levels());
+            crate::broker::schedule::apply_delay(&mut ext, core.delay_levels());
             vec![ext]
         };
         let transaction_id = if batch {

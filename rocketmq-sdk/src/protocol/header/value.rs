@@ -15,6 +15,12 @@ pub trait HeaderValue: Sized {
 
     /// Parses a received string; `None` means "not a valid value of this type".
     fn parse_header_value(s: &str) -> Option<Self>;
+
+    /// Appends the string form to `out` (what [`to_header_value`](Self::to_header_value)
+    /// returns); numbers override it to skip a temporary `String`.
+    fn write_header_value(&self, out: &mut String) {
+        out.push_str(&self.to_header_value());
+    }
 }
 
 impl HeaderValue for String {
@@ -57,6 +63,11 @@ macro_rules! int_header_value {
             fn parse_header_value(s: &str) -> Option<Self> {
                 s.trim().parse().ok()
             }
+
+            fn write_header_value(&self, out: &mut String) {
+                use std::fmt::Write;
+                let _ = write!(out, "{self}");
+            }
         }
     )*};
 }
@@ -65,7 +76,7 @@ int_header_value!(i32, i64);
 
 /// Writes a present value.
 pub(crate) fn write_value<T: HeaderValue>(ext: &mut ExtFields, key: &'static str, value: &T) {
-    ext.insert(key, value.to_header_value().into_owned());
+    ext.insert_with(key, |out| value.write_header_value(out));
 }
 
 /// Writes an optional value; `None` is omitted, as Java omits null fields.

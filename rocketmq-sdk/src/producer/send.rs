@@ -186,12 +186,12 @@ fn master_addr(route: &TopicRoute, queue: &MessageQueue) -> Result<String> {
 fn request_for(prepared: &Prepared, queue: &MessageQueue) -> RemotingCommand {
     let mut request = RemotingCommand::request(prepared.code).with_body(prepared.body.clone());
     request.ext_fields = prepared.ext.clone();
+    request.ext_fields.insert_with(QUEUE_ID_KEY, |out| {
+        crate::protocol::header::value::push_decimal(out, i64::from(queue.queue_id));
+    });
     request
         .ext_fields
-        .insert(QUEUE_ID_KEY, queue.queue_id.to_string());
-    request
-        .ext_fields
-        .insert(BROKER_NAME_KEY, queue.broker_name.clone());
+        .insert_str(BROKER_NAME_KEY, &queue.broker_name);
     request
 }
 

@@ -159,12 +159,9 @@ impl Clone for ExtFields {
         // Room for a couple more values: a prepared send header gets its queue and broker
         // set on every clone.
         let mut entries = Vec::with_capacity(self.entries.len() + 2);
+        entries.extend(self.entries.iter().cloned());
         let mut values = String::with_capacity(self.values.len() + 64);
-        for (k, a, b) in &self.entries {
-            let start = values.len();
-            values.push_str(&self.values[*a..*b]);
-            entries.push((k.clone(), start, values.len()));
-        }
+        values.push_str(&self.values);
         ExtFields { entries, values }
     }
 }

@@ -65,14 +65,47 @@ macro_rules! int_header_value {
             }
 
             fn write_header_value(&self, out: &mut String) {
-                use std::fmt::Write;
-                let _ = write!(out, "{self}");
+                push_decimal(out, i64::from(*self));
             }
         }
     )*};
 }
 
 int_header_value!(i32, i64);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_like_display() {
+        for v in [0, 1, -1, 9, 10, -10, 1_700_000_000_000, i64::MAX, i64::MIN] {
+            let mut s = String::from("x");
+            super::push_decimal(&mut s, v);
+            assert_eq!(s, format!("x{v}"));
+        }
+    }
+}
+
+/// Appends `v` in decimal. `write!` goes through the formatting machinery, which cost
+/// more than the rest of writing a send header.
+pub(crate) fn push_decimal(out: &mut String, v: i64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
 
 /// Writes a present value.
 pub(crate) fn write_value<T: HeaderValue>(ext: &mut ExtFields, key: &'static str, value: &T) {

@@ -73,18 +73,6 @@ macro_rules! int_header_value {
 
 int_header_value!(i32, i64);
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn decimal_like_display() {
-        for v in [0, 1, -1, 9, 10, -10, 1_700_000_000_000, i64::MAX, i64::MIN] {
-            let mut s = String::from("x");
-            super::push_decimal(&mut s, v);
-            assert_eq!(s, format!("x{v}"));
-        }
-    }
-}
-
 /// Appends `v` in decimal. `write!` goes through the formatting machinery, which cost
 /// more than the rest of writing a send header.
 pub(crate) fn push_decimal(out: &mut String, v: i64) {
@@ -158,5 +146,17 @@ pub(crate) fn read_or<T: HeaderValue>(
     match ext.get(key) {
         Some(raw) => parse(key, raw),
         None => Ok(default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_like_display() {
+        for v in [0, 1, -1, 9, 10, -10, 1_700_000_000_000, i64::MAX, i64::MIN] {
+            let mut s = String::from("x");
+            super::push_decimal(&mut s, v);
+            assert_eq!(s, format!("x{v}"));
+        }
     }
 }

@@ -456,6 +456,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         client: &client,
         broker: broker.as_ref(),
         limits,
+        store_dir: dir.join("store"),
     };
     match args.mode {
         Mode::Producer | Mode::Tx => produce(&run).await?,
@@ -475,6 +476,8 @@ struct Run<'a> {
     client: &'a Client,
     broker: Option<&'a EmbeddedBroker>,
     limits: Option<RawLimits>,
+    /// Where the disk store lives (unused with the memory store).
+    store_dir: std::path::PathBuf,
 }
 
 impl Run<'_> {
@@ -745,6 +748,23 @@ fn process_usage() -> (u64, usize) {
     (rss, fds)
 }
 
+/// Files under `dir`, recursively: the store keeps each of its segment files open, so the
+/// fd count follows the number of files and is a leak only if it outgrows them.
+fn count_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => count_files(&e.path()),
+                    Ok(_) => 1,
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 fn growth_pct(from: f64, to: f64) -> f64 {
     if from > 0.0 {
         (to - from) / from * 100.0
@@ -757,6 +777,7 @@ fn growth_pct(from: f64, to: f64) -> f64 {
 /// shows as growth after the warm-up, when every pool and buffer has reached its size.
 async fn soak(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
     let (args, client) = (run.args, run.client);
+    let store_dir = run.store_dir.clone();
     let rate = if args.rate == 0 { 5_000 } else { args.rate };
     let total = Duration::from_secs(args.minutes * 60);
     let warmup = Duration::from_secs(args.warmup).min(total / 2);
@@ -833,11 +854,12 @@ async fn soak(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
             baseline = Some((rss, fds));
         }
         println!(
-            "[soak {:>4.0} s] sent {} consumed {} failed {} | RSS {rss} KiB, {fds} fds | load {}",
+            "[soak {:>4.0} s] sent {} consumed {} failed {} | RSS {rss} KiB, {fds} fds, {} store files | load {}",
             started.elapsed().as_secs_f64(),
             sent.load(Ordering::Relaxed),
             consumed.load(Ordering::Relaxed),
             failed.load(Ordering::Relaxed),
+            count_files(&store_dir),
             loadavg()
         );
     }
@@ -852,6 +874,7 @@ async fn soak(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (rss1, fds1) = process_usage();
+    let files1 = count_files(&store_dir);
     consumer.shutdown().await;
     let (rssb, fdsb) = baseline.unwrap_or((rss0, fds0));
     let (sent, consumed, failed) = (
@@ -863,12 +886,12 @@ async fn soak(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
     let rss_growth = growth_pct(rssb as f64, rss1 as f64);
     if args.json {
         println!(
-            "{{\"mode\":\"Soak\",\"seconds\":{secs:.0},\"rate\":{rate},\"sent\":{sent},\"consumed\":{consumed},\"failed\":{failed},\"rss_start_kib\":{rss0},\"rss_after_warmup_kib\":{rssb},\"rss_end_kib\":{rss1},\"rss_growth_pct\":{rss_growth:.2},\"fds_start\":{fds0},\"fds_after_warmup\":{fdsb},\"fds_end\":{fds1},\"load\":\"{}\"}}",
+            "{{\"mode\":\"Soak\",\"seconds\":{secs:.0},\"rate\":{rate},\"sent\":{sent},\"consumed\":{consumed},\"failed\":{failed},\"rss_start_kib\":{rss0},\"rss_after_warmup_kib\":{rssb},\"rss_end_kib\":{rss1},\"rss_growth_pct\":{rss_growth:.2},\"fds_start\":{fds0},\"fds_after_warmup\":{fdsb},\"fds_end\":{fds1},\"store_files_end\":{files1},\"load\":\"{}\"}}",
             loadavg()
         );
     } else {
         println!(
-            "[summary] soak {secs:.0} s: sent {sent}, consumed {consumed}, failed {failed} | RSS start {rss0} KiB, after warm-up {rssb} KiB, end {rss1} KiB: growth {rss_growth:.2}% | fds start {fds0}, after warm-up {fdsb}, end {fds1} | load {}",
+            "[summary] soak {secs:.0} s: sent {sent}, consumed {consumed}, failed {failed} | RSS start {rss0} KiB, after warm-up {rssb} KiB, end {rss1} KiB: growth {rss_growth:.2}% | fds start {fds0}, after warm-up {fdsb}, end {fds1} (store files at the end: {files1}) | load {}",
             loadavg()
         );
     }

@@ -25,8 +25,8 @@ const BATCH: usize = 32;
 
 impl BrokerCore {
     /// The configured delay levels (`messageDelayLevel`).
-    pub(crate) fn delay_levels(&self) -> DelayLevelTable {
-        DelayLevelTable::parse(&self.config.message_delay_level).unwrap_or_default()
+    pub(crate) fn delay_levels(&self) -> &DelayLevelTable {
+        &self.delay_levels
     }
 }
 
@@ -65,7 +65,7 @@ fn restore(mut msg: MessageExt) -> Option<MessageExt> {
 /// Starts the delivery service of `core`'s store.
 pub(crate) fn start(core: Arc<BrokerCore>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let levels = core.delay_levels();
+        let levels = core.delay_levels().clone();
         let files = core.store.config_files().clone();
         let mut table: DelayOffsetTable = files.load().unwrap_or_default();
         let mut tick = tokio::time::interval(TICK);

@@ -167,7 +167,7 @@ impl SendProcessor {
             ext.born_host = ctx.channel.peer();
             ext.reconsume_times = reconsume_times;
             if !crate::broker::timer::apply_timer(&mut ext, core.clock.now_millis()) {
-                crate::broker::schedule::apply_delay(&mut ext, &core.delay_levels());
+                crate::broker::schedule::apply_delay(&mut ext, core.delay_levels());
             }
             vec![ext]
         };

@@ -130,7 +130,7 @@ impl RequestProcessor for SendBackProcessor {
                 peer = %ctx.channel.peer(), "message dead-lettered");
         } else {
             msg.set_delay_level(delay);
-            apply_delay(&mut msg, &core.delay_levels());
+            apply_delay(&mut msg, core.delay_levels());
         }
         let result = core.store.put_message(msg).await;
         debug!(group = %h.group, topic, status = ?result.status, "send back stored");

@@ -507,6 +507,16 @@ impl Segment {
                         }
                     }
                 }
+                if self.is_full() {
+                    // Nothing is appended to a full segment again, so its recycled buffers
+                    // (up to FREE_PAGES pages: 16 MiB for the commit log) and its page table
+                    // would only sit there until retention deletes the file; the soak showed
+                    // RSS growing by that much per rolled segment.
+                    cache.free = Vec::new();
+                    if cache.pages.len == 0 {
+                        cache.pages.slots = Vec::new();
+                    }
+                }
                 Ok(self.flushed())
             }
             Err(e) => {
@@ -673,6 +683,25 @@ mod tests {
         s.drop_cache();
         assert_eq!(s.read_vec(10_000, 4).unwrap(), [0, 0, 0, 0]);
         assert_eq!(s.read_vec(0, 10_000).unwrap(), data);
+    }
+
+    #[test]
+    fn a_full_flushed_segment_keeps_no_spare_buffers() {
+        let storage = MemoryStorage::new();
+        let s = seg(&storage, 8 * PAGE_SIZE);
+        s.append(&vec![7u8; 4 * PAGE_SIZE as usize]).unwrap();
+        s.flush().unwrap();
+        assert!(
+            !read_lock(&s.cache).free.is_empty(),
+            "evicted pages are kept for reuse"
+        );
+        s.append(&vec![7u8; 4 * PAGE_SIZE as usize]).unwrap();
+        s.flush().unwrap();
+        let cache = read_lock(&s.cache);
+        assert!(cache.free.is_empty());
+        assert_eq!(cache.pages.slots.capacity(), 0);
+        drop(cache);
+        assert_eq!(s.read_vec(0, 8).unwrap(), [7u8; 8]);
     }
 
     #[test]

@@ -187,7 +187,7 @@ pub(crate) async fn end_transaction(
             ));
         };
         // A committed message may still be delayed, as upstream's store hook does.
-        crate::broker::schedule::apply_delay(&mut message, &core.delay_levels());
+        crate::broker::schedule::apply_delay(&mut message, core.delay_levels());
         let put = core.store.put_message(message).await;
         if !put.is_stored() {
             error!(transaction = %id, status = ?put.status, "committed message could not be stored");

@@ -12,21 +12,48 @@ use super::selector::MessageQueueSelector;
 use super::{Producer, ProducerInner};
 use crate::client::TopicRoute;
 use crate::error::{Error, Result, RetryHint};
+use crate::protocol::header::CommandHeader;
 use crate::protocol::header::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
 use crate::protocol::message::batch::build_batch;
 use crate::protocol::message::compress::zlib_compress;
 use crate::protocol::message::sysflag::{self, CompressionType};
 use crate::protocol::message::{Message, MessageQueue, keys};
 use crate::protocol::topic::{is_system_topic, validate_topic};
-use crate::protocol::{RemotingCommand, RequestCode};
+use crate::protocol::{ExtFields, RemotingCommand, RequestCode};
 
 /// A message ready for the wire, independent of the queue it goes to.
 struct Prepared {
     topic: String,
     code: RequestCode,
-    header: SendMessageRequestHeaderV2,
+    /// The header's fields, encoded once: an attempt only sets its queue id and broker
+    /// name. Cloning the header and encoding it again per attempt cost ~6% of the
+    /// pipelined produce path under callgrind.
+    ext: ExtFields,
     body: Bytes,
     msg_id: String,
+}
+
+impl Prepared {
+    fn new(
+        topic: String,
+        code: RequestCode,
+        mut header: SendMessageRequestHeaderV2,
+        body: Bytes,
+        msg_id: String,
+    ) -> Prepared {
+        // Placeholders keep `e` and `n` where the header puts them; each attempt overwrites
+        // both in place.
+        header.broker_name = Some(String::new());
+        let mut ext = ExtFields::with_capacity(16);
+        header.write_to(&mut ext);
+        Prepared {
+            topic,
+            code,
+            ext,
+            body,
+            msg_id,
+        }
+    }
 }
 
 /// Where a send may go.
@@ -157,13 +184,20 @@ fn master_addr(route: &TopicRoute, queue: &MessageQueue) -> Result<String> {
 }
 
 fn request_for(prepared: &Prepared, queue: &MessageQueue) -> RemotingCommand {
-    let mut header = prepared.header.clone();
-    header.queue_id = queue.queue_id;
-    header.broker_name = Some(queue.broker_name.clone());
-    RemotingCommand::request(prepared.code)
-        .with_header(&header)
-        .with_body(prepared.body.clone())
+    let mut request = RemotingCommand::request(prepared.code).with_body(prepared.body.clone());
+    request.ext_fields = prepared.ext.clone();
+    request.ext_fields.insert_with(QUEUE_ID_KEY, |out| {
+        crate::protocol::header::value::push_decimal(out, i64::from(queue.queue_id));
+    });
+    request
+        .ext_fields
+        .insert_str(BROKER_NAME_KEY, &queue.broker_name);
+    request
 }
+
+/// Wire keys of `SendMessageRequestHeaderV2::queue_id` and `broker_name`.
+const QUEUE_ID_KEY: &str = "e";
+const BROKER_NAME_KEY: &str = "n";
 
 impl ProducerInner {
     fn check_message(&self, message: &Message) -> Result<()> {
@@ -228,13 +262,13 @@ impl ProducerInner {
             sys_flag |= sysflag::TRANSACTION_PREPARED_TYPE;
         }
         let properties = message.properties.to_wire_string()?;
-        Ok(Prepared {
-            topic: message.topic.clone(),
-            code: RequestCode::SEND_MESSAGE_V2,
-            header: self.base_header(&message, sys_flag, properties),
+        Ok(Prepared::new(
+            message.topic.clone(),
+            RequestCode::SEND_MESSAGE_V2,
+            self.base_header(&message, sys_flag, properties),
             body,
             msg_id,
-        })
+        ))
     }
 
     fn prepare_batch(&self, mut messages: Vec<Message>) -> Result<Prepared> {
@@ -258,13 +292,13 @@ impl ProducerInner {
         let properties = batch.properties.to_wire_string()?;
         let mut header = self.base_header(&batch, 0, properties);
         header.batch = Some(true);
-        Ok(Prepared {
-            topic: batch.topic.clone(),
-            code: RequestCode::SEND_BATCH_MESSAGE,
+        Ok(Prepared::new(
+            batch.topic.clone(),
+            RequestCode::SEND_BATCH_MESSAGE,
             header,
-            body: batch.body,
+            batch.body,
             msg_id,
-        })
+        ))
     }
 
     /// The route to publish `topic` on; for a topic the name servers do not know, the

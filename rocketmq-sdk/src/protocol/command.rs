@@ -136,10 +136,43 @@ impl fmt::Debug for LanguageCode {
 /// Java keeps them in a `HashMap`, so order carries no meaning; we keep insertion order
 /// so that what we write is deterministic. Inserting an existing key replaces its value
 /// (the Java "last one wins" rule for duplicate keys on the binary form).
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Default)]
 pub struct ExtFields {
-    entries: Vec<(Cow<'static, str>, String)>,
+    /// Keys with the byte range of their value in `values`.
+    entries: Vec<(Cow<'static, str>, usize, usize)>,
+    /// Every value back to back. One buffer instead of a `String` per value: a send request
+    /// carries 14 values and is decoded, cloned or encoded several times per message, and
+    /// those allocations were the biggest single cost of the produce path under callgrind.
+    /// A replaced or removed value leaves its bytes behind until the map is dropped.
+    values: String,
 }
+
+/// Key equality with the cheap checks first: most keys are one or two letters, for which
+/// a `memcmp` call cost more than the comparison (profiled: 150 calls per sent message).
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.first() == b.first() && a == b
+}
+
+impl Clone for ExtFields {
+    fn clone(&self) -> Self {
+        // Room for a couple more values: a prepared send header gets its queue and broker
+        // set on every clone.
+        let mut entries = Vec::with_capacity(self.entries.len() + 2);
+        entries.extend(self.entries.iter().cloned());
+        let mut values = String::with_capacity(self.values.len() + 64);
+        values.push_str(&self.values);
+        ExtFields { entries, values }
+    }
+}
+
+impl PartialEq for ExtFields {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for ExtFields {}
 
 impl ExtFields {
     /// An empty map.
@@ -151,17 +184,37 @@ impl ExtFields {
     pub fn with_capacity(n: usize) -> Self {
         ExtFields {
             entries: Vec::with_capacity(n),
+            values: String::with_capacity(n * 16),
         }
     }
 
     /// Sets `key` to `value`, replacing an existing value.
     pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
-        let key = key.into();
         let value = value.into();
-        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == key) {
-            slot.1 = value;
+        self.insert_str(key, &value);
+    }
+
+    /// Sets `key` to a copy of `value`, replacing an existing value; unlike
+    /// [`insert`](Self::insert) it never allocates a `String` for the value.
+    pub fn insert_str(&mut self, key: impl Into<Cow<'static, str>>, value: &str) {
+        self.insert_with(key, |out| out.push_str(value));
+    }
+
+    /// Sets `key` to what `write` appends to the buffer it is given.
+    pub(crate) fn insert_with(
+        &mut self,
+        key: impl Into<Cow<'static, str>>,
+        write: impl FnOnce(&mut String),
+    ) {
+        let key = key.into();
+        let start = self.values.len();
+        write(&mut self.values);
+        let end = self.values.len();
+        if let Some(slot) = self.entries.iter_mut().find(|(k, _, _)| same_key(k, &key)) {
+            slot.1 = start;
+            slot.2 = end;
         } else {
-            self.entries.push((key, value));
+            self.entries.push((key, start, end));
         }
     }
 
@@ -169,14 +222,15 @@ impl ExtFields {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries
             .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .find(|(k, _, _)| same_key(k, key))
+            .map(|(_, a, b)| &self.values[*a..*b])
     }
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let pos = self.entries.iter().position(|(k, _)| k == key)?;
-        Some(self.entries.remove(pos).1)
+        let pos = self.entries.iter().position(|(k, _, _)| same_key(k, key))?;
+        let (_, a, b) = self.entries.remove(pos);
+        Some(self.values[a..b].to_owned())
     }
 
     /// Whether `key` is present.
@@ -196,7 +250,9 @@ impl ExtFields {
 
     /// Entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
+        self.entries
+            .iter()
+            .map(|(k, a, b)| (k.as_ref(), &self.values[*a..*b]))
     }
 }
 

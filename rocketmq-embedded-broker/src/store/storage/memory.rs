@@ -66,14 +66,14 @@ impl Image {
             return 0;
         }
         let n = usize::try_from((self.len - offset).min(buf.len() as u64)).unwrap_or(buf.len());
+        // Slice copies, not a loop per byte: flushes of the memory store copy every message
+        // through here and the byte loop showed as 3% of the produce profile.
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (i, b) in buf[..n].iter_mut().enumerate() {
-            *b = start
-                .checked_add(i)
-                .and_then(|p| self.data.get(p))
-                .copied()
-                .unwrap_or(0);
+        let held = self.data.len().saturating_sub(start).min(n);
+        if held > 0 {
+            buf[..held].copy_from_slice(&self.data[start..start + held]);
         }
+        buf[held..n].fill(0);
         n
     }
 
@@ -117,15 +117,27 @@ impl StorageFile for MemFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
-        let mut st = lock(&self.state);
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
         let len = st.cache.len;
         st.disk.set_len(len);
         if let Some((lo, hi)) = st.dirty.take() {
             let hi = hi.min(len);
             if lo < hi {
-                let mut chunk = vec![0u8; usize::try_from(hi - lo).unwrap_or(0)];
-                st.cache.read(&mut chunk, lo);
-                st.disk.write(&chunk, lo)?;
+                // Straight from the cache image into the disk image, without a staging copy.
+                let (lo_us, hi_us) = (
+                    usize::try_from(lo).unwrap_or(usize::MAX),
+                    usize::try_from(hi).unwrap_or(usize::MAX),
+                );
+                let held = st.cache.data.len().min(hi_us);
+                if lo_us < held {
+                    st.disk.write(&st.cache.data[lo_us..held], lo)?;
+                }
+                if held.max(lo_us) < hi_us {
+                    // Past the cache's highest written byte everything reads as zeros.
+                    let zeros = vec![0u8; hi_us - held.max(lo_us)];
+                    st.disk.write(&zeros, held.max(lo_us) as u64)?;
+                }
             }
         }
         Ok(())

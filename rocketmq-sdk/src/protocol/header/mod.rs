@@ -18,7 +18,7 @@ use super::{ExtFields, ProtocolError};
 
 pub(crate) mod macros;
 mod types;
-mod value;
+pub(crate) mod value;
 
 pub mod admin;
 pub mod client;

@@ -15,6 +15,12 @@ pub trait HeaderValue: Sized {
 
     /// Parses a received string; `None` means "not a valid value of this type".
     fn parse_header_value(s: &str) -> Option<Self>;
+
+    /// Appends the string form to `out` (what [`to_header_value`](Self::to_header_value)
+    /// returns); numbers override it to skip a temporary `String`.
+    fn write_header_value(&self, out: &mut String) {
+        out.push_str(&self.to_header_value());
+    }
 }
 
 impl HeaderValue for String {
@@ -57,15 +63,41 @@ macro_rules! int_header_value {
             fn parse_header_value(s: &str) -> Option<Self> {
                 s.trim().parse().ok()
             }
+
+            fn write_header_value(&self, out: &mut String) {
+                push_decimal(out, i64::from(*self));
+            }
         }
     )*};
 }
 
 int_header_value!(i32, i64);
 
+/// Appends `v` in decimal. `write!` goes through the formatting machinery, which cost
+/// more than the rest of writing a send header.
+pub(crate) fn push_decimal(out: &mut String, v: i64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
 /// Writes a present value.
 pub(crate) fn write_value<T: HeaderValue>(ext: &mut ExtFields, key: &'static str, value: &T) {
-    ext.insert(key, value.to_header_value().into_owned());
+    ext.insert_with(key, |out| value.write_header_value(out));
 }
 
 /// Writes an optional value; `None` is omitted, as Java omits null fields.
@@ -114,5 +146,17 @@ pub(crate) fn read_or<T: HeaderValue>(
     match ext.get(key) {
         Some(raw) => parse(key, raw),
         None => Ok(default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_like_display() {
+        for v in [0, 1, -1, 9, 10, -10, 1_700_000_000_000, i64::MAX, i64::MIN] {
+            let mut s = String::from("x");
+            super::push_decimal(&mut s, v);
+            assert_eq!(s, format!("x{v}"));
+        }
     }
 }

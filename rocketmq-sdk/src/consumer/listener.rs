@@ -134,10 +134,14 @@ impl<E: Display> IntoOrderlyResult for Result<OrderlyResult, E> {
 /// The context of a concurrent listener call (`ConsumeConcurrentlyContext`). Cheap to
 /// clone; clones share the delay-level choice.
 #[derive(Debug, Clone)]
-pub struct ConsumeContext {
+pub struct ConsumeContext(Arc<ConsumeContextInner>);
+
+// One allocation per call; clones (one per message for listener functions) are a count.
+#[derive(Debug)]
+struct ConsumeContextInner {
     queue: MessageQueue,
     reconsume_times: i32,
-    delay_level: Arc<AtomicI32>,
+    delay_level: AtomicI32,
     dead_letters: DeadLetterMarks,
 }
 
@@ -145,12 +149,12 @@ impl ConsumeContext {
     /// A context for `queue`. The consumer makes one per call; build one yourself to call
     /// a listener directly (in a unit test, say).
     pub fn new(queue: MessageQueue, reconsume_times: i32) -> Self {
-        ConsumeContext {
+        ConsumeContext(Arc::new(ConsumeContextInner {
             queue,
             reconsume_times,
-            delay_level: Arc::new(AtomicI32::new(0)),
+            delay_level: AtomicI32::new(0),
             dead_letters: DeadLetterMarks::default(),
-        }
+        }))
     }
 
     /// Sends `message` (one of this call's) straight to `%DLQ%<group>` once the call
@@ -159,49 +163,52 @@ impl ConsumeContext {
     /// is pointless. In broadcasting mode there is no dead-letter queue: the message is
     /// dropped and logged.
     pub fn dead_letter(&self, message: &MessageExt) {
-        self.dead_letters.mark(message);
+        self.0.dead_letters.mark(message);
     }
 
     /// Whether [`ConsumeContext::dead_letter`] was called for `message`.
     pub fn is_dead_lettered(&self, message: &MessageExt) -> bool {
-        self.dead_letters.contains(message)
+        self.0.dead_letters.contains(message)
     }
 
     pub(crate) fn dead_letter_marks(&self) -> &DeadLetterMarks {
-        &self.dead_letters
+        &self.0.dead_letters
     }
 
     /// The queue the messages came from (for a retried message, the retry topic's queue).
     pub fn queue(&self) -> &MessageQueue {
-        &self.queue
+        &self.0.queue
     }
 
     /// How many times the first message of the batch was delivered before.
     pub fn reconsume_times(&self) -> i32 {
-        self.reconsume_times
+        self.0.reconsume_times
     }
 
     /// Chooses the delay level of the retry if the call fails
     /// (`delayLevelWhenNextConsume`): 0 (the default) lets the broker use
     /// 3 + reconsume times; a negative level sends the messages straight to the DLQ.
     pub fn set_delay_level_when_next_consume(&self, level: i32) {
-        self.delay_level.store(level, Ordering::Relaxed);
+        self.0.delay_level.store(level, Ordering::Relaxed);
     }
 
     /// The delay level chosen for a retry.
     pub fn delay_level_when_next_consume(&self) -> i32 {
-        self.delay_level.load(Ordering::Relaxed)
+        self.0.delay_level.load(Ordering::Relaxed)
     }
 }
 
 /// The context of an orderly listener call (`ConsumeOrderlyContext`). Cheap to clone;
 /// clones share the suspend-time choice.
 #[derive(Debug, Clone)]
-pub struct OrderlyContext {
+pub struct OrderlyContext(Arc<OrderlyContextInner>);
+
+#[derive(Debug)]
+struct OrderlyContextInner {
     queue: MessageQueue,
     reconsume_times: i32,
     /// Milliseconds; `u64::MAX` means "the consumer's setting".
-    suspend_ms: Arc<AtomicU64>,
+    suspend_ms: AtomicU64,
     dead_letters: DeadLetterMarks,
 }
 
@@ -209,51 +216,52 @@ impl OrderlyContext {
     /// A context for `queue`. The consumer makes one per call; build one yourself to call
     /// a listener directly (in a unit test, say).
     pub fn new(queue: MessageQueue, reconsume_times: i32) -> Self {
-        OrderlyContext {
+        OrderlyContext(Arc::new(OrderlyContextInner {
             queue,
             reconsume_times,
-            suspend_ms: Arc::new(AtomicU64::new(u64::MAX)),
+            suspend_ms: AtomicU64::new(u64::MAX),
             dead_letters: DeadLetterMarks::default(),
-        }
+        }))
     }
 
     /// Sends `message` (one of this call's) straight to `%DLQ%<group>` once the call
     /// returns, whatever the call's result, so it no longer holds the queue back. In
     /// broadcasting mode the message is dropped and logged.
     pub fn dead_letter(&self, message: &MessageExt) {
-        self.dead_letters.mark(message);
+        self.0.dead_letters.mark(message);
     }
 
     /// Whether [`OrderlyContext::dead_letter`] was called for `message`.
     pub fn is_dead_lettered(&self, message: &MessageExt) -> bool {
-        self.dead_letters.contains(message)
+        self.0.dead_letters.contains(message)
     }
 
     pub(crate) fn dead_letter_marks(&self) -> &DeadLetterMarks {
-        &self.dead_letters
+        &self.0.dead_letters
     }
 
     /// The queue being consumed.
     pub fn queue(&self) -> &MessageQueue {
-        &self.queue
+        &self.0.queue
     }
 
     /// How many times the first message of the batch was delivered before.
     pub fn reconsume_times(&self) -> i32 {
-        self.reconsume_times
+        self.0.reconsume_times
     }
 
     /// Overrides how long the queue pauses if this call fails
     /// (`suspendCurrentQueueTimeMillis` of the context).
     pub fn set_suspend_time(&self, time: Duration) {
         let ms = u64::try_from(time.as_millis()).unwrap_or(u64::MAX - 1);
-        self.suspend_ms
+        self.0
+            .suspend_ms
             .store(ms.min(u64::MAX - 1), Ordering::Relaxed);
     }
 
     /// The suspend time chosen by the listener, if any.
     pub fn suspend_time(&self) -> Option<Duration> {
-        match self.suspend_ms.load(Ordering::Relaxed) {
+        match self.0.suspend_ms.load(Ordering::Relaxed) {
             u64::MAX => None,
             ms => Some(Duration::from_millis(ms)),
         }
@@ -262,8 +270,8 @@ impl OrderlyContext {
 
 /// Messages of one call marked for the dead-letter queue, by queue offset (the messages
 /// of a call all come from one queue, so the offset names one of them).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct DeadLetterMarks(Arc<Mutex<Vec<i64>>>);
+#[derive(Debug, Default)]
+pub(crate) struct DeadLetterMarks(Mutex<Vec<i64>>);
 
 impl DeadLetterMarks {
     fn mark(&self, message: &MessageExt) {

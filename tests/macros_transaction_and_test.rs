@@ -190,8 +190,12 @@ async fn client_only(client: Client) {
 
 #[rocketmq_sdk::test]
 async fn nothing_asked() {
-    // Still a tokio runtime.
-    tokio::task::yield_now().await;
+    // The body runs on the multi-threaded runtime the macro builds (the broker's tasks
+    // need workers of their own while the test awaits).
+    assert_eq!(
+        tokio::runtime::Handle::current().runtime_flavor(),
+        tokio::runtime::RuntimeFlavor::MultiThread
+    );
 }
 
 #[rocketmq_sdk::test(brokers = 2, queues = 3)]

@@ -185,7 +185,7 @@ impl ListenerSpec {
         self
     }
 
-    fn builder(&self, client: &Client) -> Result<PushConsumerBuilder> {
+    fn builder(&self, client: &Client) -> PushConsumerBuilder {
         let mut b = client.push_consumer(self.group.clone());
         b = match &self.filter {
             Filter::Tag(t) => b.subscribe(self.topic.clone(), t.clone()),
@@ -207,7 +207,7 @@ impl ListenerSpec {
         if let Some(f) = &self.configure {
             b = f(b);
         }
-        Ok(b)
+        b
     }
 
     fn deduplicator(&self) -> Result<Option<Deduplicator>> {
@@ -440,9 +440,11 @@ impl ConsumersBuilder {
     /// Not cancel safe: consumers started before the cancellation keep running until the
     /// client is dropped.
     pub async fn start(self) -> Result<Consumers> {
+        // Everything is checked (and every deduplicator built) before anything starts.
         let mut groups = std::collections::BTreeSet::new();
-        for (spec, _) in &self.listeners {
-            if !groups.insert(spec.group.as_str()) {
+        let mut ready = Vec::with_capacity(self.listeners.len());
+        for (spec, handler) in self.listeners {
+            if !groups.insert(spec.group.clone()) {
                 return Err(config_error(
                     "group",
                     format!(
@@ -452,10 +454,14 @@ impl ConsumersBuilder {
                     ),
                 ));
             }
-            spec.deduplicator()?;
+            let handler = match spec.deduplicator()? {
+                Some(d) => handler.dedupe(d),
+                None => handler,
+            };
+            ready.push((spec, handler));
         }
-        let mut started = Vec::with_capacity(self.listeners.len());
-        for (spec, handler) in self.listeners {
+        let mut started = Vec::with_capacity(ready.len());
+        for (spec, handler) in ready {
             match start_one(&self.client, &spec, handler).await {
                 Ok(c) => started.push(c),
                 Err(e) => {
@@ -471,11 +477,7 @@ impl ConsumersBuilder {
 }
 
 async fn start_one(client: &Client, spec: &ListenerSpec, handler: Handler) -> Result<PushConsumer> {
-    let builder = spec.builder(client)?;
-    let handler = match spec.deduplicator()? {
-        Some(d) => handler.dedupe(d),
-        None => handler,
-    };
+    let builder = spec.builder(client);
     match (spec.orderly, handler.0) {
         (false, HandlerKind::Concurrent(l)) => builder.start(SharedConcurrent(l)).await,
         (true, HandlerKind::Orderly(l)) => builder.start_orderly(SharedOrderly(l)).await,

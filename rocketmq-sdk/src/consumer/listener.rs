@@ -282,14 +282,12 @@ impl DeadLetterMarks {
     }
 
     pub(crate) fn contains(&self, message: &MessageExt) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(&message.queue_offset)
+        self.offsets().contains(&message.queue_offset)
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    /// The queue offsets marked so far.
+    pub(crate) fn offsets(&self) -> Vec<i64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

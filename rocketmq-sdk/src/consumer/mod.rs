@@ -35,6 +35,7 @@ mod process_queue;
 mod pull;
 mod push;
 pub mod rebalance;
+mod subscription;
 
 pub use crate::protocol::body::MessageModel;
 pub use app::{

@@ -23,13 +23,13 @@ use super::process_queue::ProcessQueue;
 use super::push::reset_table_of;
 use super::rebalance::allocate::{AllocateStrategy, Averagely};
 use super::rebalance::target_queues;
+use super::subscription::{self, SubscriptionList};
 use crate::client::{Client, ConsumerHooks, config_error};
 use crate::error::{Error, Result};
 use crate::protocol::body::{ConsumeType, ConsumerData, MessageModel, SubscriptionData};
 use crate::protocol::header::ExpressionType;
 use crate::protocol::message::id::now_ms;
 use crate::protocol::message::{MessageExt, MessageQueue};
-use crate::protocol::topic::validate_topic;
 use crate::protocol::{RemotingCommand, ResponseCode};
 
 /// Builds a [`PullConsumer`]. Defaults are the Java lite pull consumer's; see
@@ -40,7 +40,7 @@ pub struct PullConsumerBuilder {
     group: String,
     config: PullConsumerConfig,
     strategy: Arc<dyn AllocateStrategy>,
-    subscriptions: Vec<(String, String, ExpressionType)>,
+    subscriptions: SubscriptionList,
 }
 
 impl Client {
@@ -51,7 +51,7 @@ impl Client {
             group: group.into(),
             config: PullConsumerConfig::default(),
             strategy: Arc::new(Averagely),
-            subscriptions: Vec::new(),
+            subscriptions: SubscriptionList::default(),
         }
     }
 }
@@ -60,10 +60,8 @@ impl PullConsumerBuilder {
     /// Subscribes to `topic` before starting (the same as [`PullConsumer::subscribe`]
     /// right after start).
     pub fn subscribe(mut self, topic: impl Into<String>, expression: impl Into<String>) -> Self {
-        let topic = topic.into();
-        self.subscriptions.retain(|(t, _, _)| *t != topic);
         self.subscriptions
-            .push((topic, expression.into(), ExpressionType::Tag));
+            .set(topic.into(), expression.into(), ExpressionType::Tag);
         self
     }
 
@@ -74,10 +72,8 @@ impl PullConsumerBuilder {
         topic: impl Into<String>,
         expression: impl Into<String>,
     ) -> Self {
-        let topic = topic.into();
-        self.subscriptions.retain(|(t, _, _)| *t != topic);
         self.subscriptions
-            .push((topic, expression.into(), ExpressionType::Sql92));
+            .set(topic.into(), expression.into(), ExpressionType::Sql92);
         self
     }
 
@@ -210,7 +206,7 @@ impl PullConsumerBuilder {
         tokio::spawn(rebalance_loop(consumer.inner.clone()));
         tokio::spawn(persist_loop(consumer.inner.clone()));
         if !self.subscriptions.is_empty()
-            && let Err(e) = consumer.subscribe_all(self.subscriptions).await
+            && let Err(e) = consumer.subscribe_all(self.subscriptions.into_vec()).await
         {
             // Leave nothing registered: the group can be started again on this client.
             consumer.shutdown().await;
@@ -593,9 +589,7 @@ impl PullConsumer {
         self.check_running()?;
         self.set_mode(Mode::Subscribe)?;
         for (topic, expr, kind) in subs {
-            validate_topic(&topic).map_err(|e| config_error("subscribe", e.to_string()))?;
-            let sub = SubscriptionData::build(topic.clone(), &expr, Some(kind))
-                .map_err(|e| config_error("subscribe", format!("{topic}: {e}")))?;
+            let sub = subscription::build(&topic, &expr, kind)?;
             if let Err(e) = self.inner.client.topic_route(&topic).await {
                 debug!(topic, error = %e, "no route yet");
             }

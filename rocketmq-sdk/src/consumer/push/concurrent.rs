@@ -107,12 +107,10 @@ async fn consume(
         return;
     }
     let mut failed = Vec::new();
-    let marks = ctx.dead_letter_marks();
+    let dead = ctx.dead_letter_marks().offsets();
+    let is_dead = |m: &MessageExt| dead.contains(&m.queue_offset);
     let broadcasting = inner.config.message_model == MessageModel::Broadcasting;
-    for m in msgs
-        .iter()
-        .filter(|m| !marks.is_empty() && marks.contains(m))
-    {
+    for m in msgs.iter().filter(|m| is_dead(m)) {
         if broadcasting {
             span.in_scope(
                 || warn!(msg_id = %m.msg_id(), "broadcasting: a dead-lettered message is dropped"),
@@ -126,10 +124,7 @@ async fn consume(
     }
     if result == ConsumeResult::ReconsumeLater {
         let delay = ctx.delay_level_when_next_consume();
-        for m in msgs
-            .iter()
-            .filter(|m| marks.is_empty() || !marks.contains(m))
-        {
+        for m in msgs.iter().filter(|m| !is_dead(m)) {
             if broadcasting {
                 span.in_scope(
                     || warn!(msg_id = %m.msg_id(), "broadcasting: a failed message is dropped"),

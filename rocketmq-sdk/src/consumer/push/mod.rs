@@ -25,13 +25,14 @@ use super::listener::{MessageListener, OrderlyListener};
 use super::offset_store::OffsetStore;
 use super::process_queue::ProcessQueue;
 use super::rebalance::allocate::{AllocateStrategy, Averagely};
+use super::subscription::{self, SubscriptionList};
 use crate::client::{Client, config_error};
 use crate::error::{Error, Result};
 use crate::protocol::body::{ConsumeType, ConsumerData, MessageModel, SubscriptionData};
 use crate::protocol::header::ExpressionType;
 use crate::protocol::message::MessageQueue;
 use crate::protocol::message::id::now_ms;
-use crate::protocol::topic::{retry_topic, validate_topic};
+use crate::protocol::topic::retry_topic;
 
 /// Builds a [`PushConsumer`] for one consumer group. Defaults are the Java push
 /// consumer's; see [`PushConsumerConfig`].
@@ -40,7 +41,7 @@ pub struct PushConsumerBuilder {
     client: Client,
     group: String,
     config: PushConsumerConfig,
-    subscriptions: Vec<(String, String, ExpressionType)>,
+    subscriptions: SubscriptionList,
     strategy: Arc<dyn AllocateStrategy>,
 }
 
@@ -51,7 +52,7 @@ impl Client {
             client: self.clone(),
             group: group.into(),
             config: PushConsumerConfig::default(),
-            subscriptions: Vec::new(),
+            subscriptions: SubscriptionList::default(),
             strategy: Arc::new(Averagely),
         }
     }
@@ -62,10 +63,8 @@ impl PushConsumerBuilder {
     /// joined by `||` (`"TagA || TagB"`). Call once per topic; a later call for the same
     /// topic replaces the expression.
     pub fn subscribe(mut self, topic: impl Into<String>, expression: impl Into<String>) -> Self {
-        let topic = topic.into();
-        self.subscriptions.retain(|(t, _, _)| *t != topic);
         self.subscriptions
-            .push((topic, expression.into(), ExpressionType::Tag));
+            .set(topic.into(), expression.into(), ExpressionType::Tag);
         self
     }
 
@@ -78,10 +77,8 @@ impl PushConsumerBuilder {
         topic: impl Into<String>,
         expression: impl Into<String>,
     ) -> Self {
-        let topic = topic.into();
-        self.subscriptions.retain(|(t, _, _)| *t != topic);
         self.subscriptions
-            .push((topic, expression.into(), ExpressionType::Sql92));
+            .set(topic.into(), expression.into(), ExpressionType::Sql92);
         self
     }
 
@@ -225,10 +222,8 @@ impl PushConsumerBuilder {
         }
         let clustering = self.config.message_model == MessageModel::Clustering;
         let mut subscriptions = BTreeMap::new();
-        for (topic, expr, kind) in &self.subscriptions {
-            validate_topic(topic).map_err(|e| config_error("subscribe", e.to_string()))?;
-            let sub = SubscriptionData::build(topic.clone(), expr, Some(kind.clone()))
-                .map_err(|e| config_error("subscribe", format!("{topic}: {e}")))?;
+        for (topic, expr, kind) in self.subscriptions.iter() {
+            let sub = subscription::build(topic, expr, kind.clone())?;
             subscriptions.insert(topic.clone(), sub);
         }
         if clustering {

@@ -240,13 +240,13 @@ async fn dead_letter_marked(
     msgs: Vec<MessageExt>,
     max: i32,
 ) -> (Vec<MessageExt>, Vec<MessageExt>) {
-    let marks = ctx.dead_letter_marks();
-    if marks.is_empty() {
+    let dead = ctx.dead_letter_marks().offsets();
+    if dead.is_empty() {
         return (raw, msgs);
     }
     let mut keep = (Vec::new(), Vec::new());
     for (stored, msg) in raw.into_iter().zip(msgs) {
-        if !marks.contains(&msg) {
+        if !dead.contains(&msg.queue_offset) {
             keep.0.push(stored);
             keep.1.push(msg);
         } else if !inner.clustering() {

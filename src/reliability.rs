@@ -427,8 +427,9 @@ impl CrashSettings {
 /// restarted on the same store and ports; afterwards opens the store and checks that every
 /// acknowledged message is there, intact.
 ///
-/// With async flush, `note` reports the largest time between the acknowledgement of a lost
-/// message and the kill that lost it (the unflushed window).
+/// `note` starts with the number of mid-run kills performed (`"<n> kills"`); a kill point
+/// that is never reached is an error. With async flush, `note` also reports the largest time
+/// between the acknowledgement of a lost message and the kill that lost it.
 ///
 /// # Errors
 /// Infrastructure failures (spawn, store reopen), as text.
@@ -476,7 +477,11 @@ pub async fn crash_under_load(exe: &Path, s: &CrashSettings) -> Result<Report, S
             })
             .await
             {
-                break;
+                // A kill that never happens would make the run prove nothing.
+                return Err(format!(
+                    "run {run}: kill point {at} never reached ({} acknowledged)",
+                    acks.acked()
+                ));
             }
             broker.kill().await;
             kill_times.push(Instant::now());

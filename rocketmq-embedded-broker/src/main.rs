@@ -139,16 +139,23 @@ async fn main() -> ExitCode {
         }
     };
     // Registered before the addresses are printed: whoever reads them may signal at once,
-    // and a SIGINT before registration would kill the process without a shutdown.
+    // and a signal before registration would kill the process without a shutdown. SIGTERM
+    // is what `docker stop`, systemd and IDE stop buttons send: it stops as gracefully as
+    // Ctrl-C (drain, flush, configs and offsets, clean-shutdown marker).
     #[cfg(unix)]
-    let mut interrupt =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("rocketmq-embedded-broker: cannot watch for Ctrl-C: {e}");
+    let (mut interrupt, mut terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(i), Ok(t)) => (i, t),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("rocketmq-embedded-broker: cannot watch for SIGINT/SIGTERM: {e}");
                 return ExitCode::FAILURE;
             }
-        };
+        }
+    };
     let ns = broker.name_server_addr();
     println!("name server  {ns}");
     for b in broker.brokers() {
@@ -198,9 +205,12 @@ async fn main() -> ExitCode {
     } else {
         println!("listening on {ns}: reachable from other hosts");
     }
-    println!("clients: set the name server to {ns}; Ctrl-C stops");
+    println!("clients: set the name server to {ns}; Ctrl-C or SIGTERM stops");
     #[cfg(unix)]
-    interrupt.recv().await;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
     #[cfg(not(unix))]
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("rocketmq-embedded-broker: cannot wait for Ctrl-C: {e}");

@@ -2,11 +2,14 @@
 //! `MappedFile`, built on positioned I/O because the workspace forbids the `unsafe` an mmap
 //! needs.
 //!
-//! Writes land in 4 KiB pages held in memory (dirty pages); [`Segment::flush`] writes the dirty
-//! pages with `pwrite` and then `fdatasync`s. Reads see cached pages first and fall back to the
-//! file. So after a process crash exactly the flushed prefix (plus whatever a flush had
-//! already `pwrite`-n) survives: the same "unflushed tail may be lost" contract as upstream's
-//! flush services, with the loss point chosen by the store rather than by the kernel.
+//! Appends (the commit log, the consume queues) go into 4 KiB pages held in memory *and* to
+//! the file with `pwrite` before [`Segment::append`] returns, so the kernel holds every
+//! appended byte as soon as the caller acknowledges it, as with upstream's mmap: a crash of
+//! the process loses nothing. [`Segment::flush`] then only `fdatasync`s those pages; pages
+//! dirtied by cache-only random writes (the index's hash slots) are written by the flush
+//! first. After a crash of the machine exactly the flushed prefix is guaranteed (upstream's
+//! "unflushed tail may be lost" contract). Reads see cached pages first and fall back to the
+//! file.
 //!
 //! Appends (`append`) move a write cursor (`wrote`); `flushed` is the cursor value covered by
 //! the last successful flush. Random writes (`write`) serve the index file's hash slots.
@@ -41,6 +44,10 @@ pub(crate) fn write_lock<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 struct Page {
     data: Arc<Vec<u8>>,
     dirty: bool,
+    /// The file already holds this page's bytes (an append wrote them through before it
+    /// returned), so a flush only has to `fdatasync`, not write the page again. False as soon
+    /// as a cache-only write (index slots) dirties the page.
+    in_kernel: bool,
     version: u64,
 }
 
@@ -266,11 +273,21 @@ impl Segment {
         Ok(Page {
             data: Arc::new(data),
             dirty: false,
+            in_kernel: false,
             version: 0,
         })
     }
 
-    fn write_locked(&self, cache: &mut PageCache, rel: u64, bytes: &[u8]) -> io::Result<()> {
+    /// Copies `bytes` into the cached pages. `through` says the caller writes the same bytes to
+    /// the file before releasing the cache lock (appends), so the pages need no write at flush
+    /// time unless a cache-only write dirtied them too.
+    fn write_locked(
+        &self,
+        cache: &mut PageCache,
+        rel: u64,
+        bytes: &[u8],
+        through: bool,
+    ) -> io::Result<()> {
         let end = rel + bytes.len() as u64;
         if end > self.size {
             return Err(io::Error::new(
@@ -303,8 +320,11 @@ impl Segment {
             page.version = version;
             if !page.dirty {
                 page.dirty = true;
+                page.in_kernel = through;
                 cache.dirty += 1;
                 cache.dirty_list.push(idx);
+            } else if !through {
+                page.in_kernel = false;
             }
             pos += n as u64;
         }
@@ -314,7 +334,7 @@ impl Segment {
     /// Writes `bytes` at relative offset `rel` into the cache (not the file).
     pub(crate) fn write(&self, rel: u64, bytes: &[u8]) -> StoreResult<()> {
         let mut cache = write_lock(&self.cache);
-        self.write_locked(&mut cache, rel, bytes)
+        self.write_locked(&mut cache, rel, bytes, false)
             .map_err(|e| StoreError::io(&self.path, e))
     }
 
@@ -329,11 +349,20 @@ impl Segment {
 
     /// Appends at the write cursor; the caller has checked that `bytes` fits.
     /// Returns the relative offset written at.
+    ///
+    /// The bytes reach the kernel (`pwrite`) before this returns, as upstream's mmap store
+    /// puts every message into the page cache before SEND_OK: a crash of the process then
+    /// loses nothing appended, in every flush mode; only `fdatasync` is left to the flush.
+    /// The write happens under the cache lock so a concurrent flush never writes an older
+    /// copy of the page over it (flushes skip pages already in the kernel).
     pub(crate) fn append(&self, bytes: &[u8]) -> StoreResult<u64> {
         let mut cache = write_lock(&self.cache);
         let at = self.wrote.load(Ordering::Acquire);
-        self.write_locked(&mut cache, at, bytes)
+        self.write_locked(&mut cache, at, bytes, true)
             .map_err(|e| StoreError::io(&self.path, e))?;
+        write_all_at(self.file.as_ref(), bytes, at).map_err(|e| StoreError::io(&self.path, e))?;
+        self.high_water
+            .fetch_max(at + bytes.len() as u64, Ordering::AcqRel);
         // Published under the cache lock so a flush snapshot sees pages and cursor together.
         self.wrote.store(at + bytes.len() as u64, Ordering::Release);
         Ok(at)
@@ -469,7 +498,8 @@ impl Segment {
                     && page.dirty
                 {
                     page.dirty = false;
-                    snap.push((idx, page.version, page.data.clone()));
+                    let in_kernel = std::mem::replace(&mut page.in_kernel, false);
+                    snap.push((idx, page.version, page.data.clone(), in_kernel));
                 }
             }
             cache.dirty = 0;
@@ -488,7 +518,7 @@ impl Segment {
                 // to next and the pinned prefix (hot index slots).
                 let tail_page = self.wrote.load(Ordering::Acquire) / self.page_size;
                 let pinned = self.pin_below.load(Ordering::Acquire);
-                for (idx, version, data) in snapshot {
+                for (idx, version, data, _) in snapshot {
                     if idx == tail_page || (idx + 1) * self.page_size <= pinned {
                         continue;
                     }
@@ -520,11 +550,12 @@ impl Segment {
                 Ok(self.flushed())
             }
             Err(e) => {
-                for (idx, _, _) in &snapshot {
+                for (idx, _, _, in_kernel) in &snapshot {
                     if let Some(p) = cache.pages.get_mut(idx)
                         && !p.dirty
                     {
                         p.dirty = true;
+                        p.in_kernel = *in_kernel;
                         cache.dirty += 1;
                         cache.dirty_list.push(*idx);
                     }
@@ -536,7 +567,7 @@ impl Segment {
 
     /// Writes the snapshot's pages, coalescing consecutive pages into writes of up to 1 MiB
     /// through one reused buffer.
-    fn write_pages(&self, snapshot: &[(u64, u64, Arc<Vec<u8>>)]) -> StoreResult<()> {
+    fn write_pages(&self, snapshot: &[(u64, u64, Arc<Vec<u8>>, bool)]) -> StoreResult<()> {
         const MAX_WRITE: usize = 1 << 20;
         let ps = self.page_size;
         let mut buf: Vec<u8> = Vec::with_capacity(MAX_WRITE.max(ps as usize));
@@ -553,7 +584,10 @@ impl Segment {
             buf.clear();
             Ok(())
         };
-        for (idx, _, data) in snapshot {
+        for (idx, _, data, in_kernel) in snapshot {
+            if *in_kernel {
+                continue;
+            }
             let off = idx * ps;
             if ps >= 64 * 1024 {
                 // Big pages go out as they are: no copy into the buffer.
@@ -655,7 +689,7 @@ impl LockedSegment<'_> {
     /// Writes into the cache, like [`Segment::write`].
     pub(crate) fn write(&mut self, rel: u64, bytes: &[u8]) -> StoreResult<()> {
         self.seg
-            .write_locked(&mut self.cache, rel, bytes)
+            .write_locked(&mut self.cache, rel, bytes, false)
             .map_err(|e| StoreError::io(&self.seg.path, e))
     }
 }
@@ -671,7 +705,7 @@ mod tests {
     }
 
     #[test]
-    fn unflushed_pages_are_visible_then_lost_on_crash() {
+    fn appends_survive_a_process_crash_and_only_flushed_ones_a_power_loss() {
         let storage = MemoryStorage::new();
         let s = seg(&storage, 3 * PAGE_SIZE + 100);
         let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
@@ -680,9 +714,33 @@ mod tests {
         assert_eq!(s.flush().unwrap(), 10_000);
         s.append(b"tail").unwrap();
         assert_eq!(s.read_vec(10_000, 4).unwrap(), b"tail");
+        // A process crash loses the user-space cache, not what the append gave the kernel.
         s.drop_cache();
+        assert_eq!(s.read_vec(10_000, 4).unwrap(), b"tail");
+        assert_eq!(s.read_vec(0, 10_000).unwrap(), data);
+        // A machine crash keeps only what was synced.
+        drop(s);
+        storage.power_loss();
+        let s = seg(&storage, 3 * PAGE_SIZE + 100);
         assert_eq!(s.read_vec(10_000, 4).unwrap(), [0, 0, 0, 0]);
         assert_eq!(s.read_vec(0, 10_000).unwrap(), data);
+    }
+
+    #[test]
+    fn a_flush_syncs_appended_pages_without_writing_them_again() {
+        let storage = MemoryStorage::new();
+        let s = seg(&storage, 8 * PAGE_SIZE);
+        s.append(&[7u8; 3 * PAGE_SIZE as usize]).unwrap();
+        assert_eq!(s.dirty_pages(), 3);
+        assert_eq!(s.flush().unwrap(), 3 * PAGE_SIZE);
+        assert_eq!(s.dirty_pages(), 0);
+        drop(s);
+        storage.power_loss();
+        let s = seg(&storage, 8 * PAGE_SIZE);
+        assert_eq!(
+            s.read_vec(0, 3 * PAGE_SIZE as usize).unwrap(),
+            vec![7u8; 3 * PAGE_SIZE as usize]
+        );
     }
 
     #[test]

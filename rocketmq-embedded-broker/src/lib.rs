@@ -48,6 +48,14 @@
 //! # }
 //! ```
 //!
+//! # Durability
+//!
+//! A send is acknowledged only after its record is in the kernel (`pwrite` of the appended
+//! bytes, as upstream's mmap store), in both flush modes: a crash of the broker process loses
+//! nothing acknowledged. A crash of the machine may lose what was not yet `fdatasync`ed under
+//! ASYNC flush (at most the flush interval), nothing under SYNC flush. The standalone binary
+//! stops gracefully on SIGINT and SIGTERM. Details per file: `FORMAT.md`.
+//!
 //! # Layout
 //!
 //! The store knows nothing of sockets; processors know nothing of files. The broker uses

@@ -215,7 +215,12 @@ async fn main() -> ExitCode {
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("rocketmq-embedded-broker: cannot wait for Ctrl-C: {e}");
     }
-    println!("shutting down");
+    // Whoever started us may have closed our stdout by now; a failed write must not turn a
+    // graceful stop into a panic (and the store into a crash).
+    {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "shutting down");
+    }
     match broker.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,5 +1,6 @@
-//! The Redis guard against the server in `REDIS_URL` (skipped without it, failing when
-//! `CI` is set). Every test uses its own key prefix.
+//! The Redis guard against the server in `REDIS_URL` (without it, or with a server that
+//! does not answer, each test prints `SKIPPED (not run): … needs REDIS_URL` on the terminal;
+//! with `CI` set it fails). Every test uses its own key prefix.
 
 mod dedupe_support;
 

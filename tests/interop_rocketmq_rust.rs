@@ -1,6 +1,10 @@
 //! Our SDK against a real third-party RocketMQ broker (RocketMQ-Rust 1.0.0), started by
 //! `scripts/interop.sh`, which sets `ROCKETMQ_INTEROP_NAMESRV`. Without it these tests
-//! say they are skipped (and fail under `ROCKETMQ_INTEROP_REQUIRED=1`, as the script sets).
+//! print `SKIPPED (not run): … needs ROCKETMQ_INTEROP_NAMESRV` on the terminal (and fail
+//! under `ROCKETMQ_INTEROP_REQUIRED=1`, as the script sets).
+
+#[path = "dedupe_support/service.rs"]
+mod service;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -28,7 +32,11 @@ fn namesrv() -> Option<String> {
             if std::env::var("ROCKETMQ_INTEROP_REQUIRED").is_ok() {
                 panic!("ROCKETMQ_INTEROP_REQUIRED is set but ROCKETMQ_INTEROP_NAMESRV is not");
             }
-            eprintln!("skipped: no ROCKETMQ_INTEROP_NAMESRV (run scripts/interop.sh)");
+            service::report_skip(
+                "ROCKETMQ_INTEROP_NAMESRV",
+                "not set",
+                "run scripts/interop.sh",
+            );
             None
         }
     }

@@ -1,9 +1,12 @@
 //! The transactional outbox against the embedded broker over loopback and real databases.
 //!
 //! Every scenario runs on SQLite (a temporary file) always, and on PostgreSQL and
-//! MySQL/MariaDB when `POSTGRES_URL` / `MYSQL_URL` are set. Without a URL the test says
-//! `skipped: no …` on stderr and passes, except when `CI` is set: then a missing URL
-//! fails it. Each run uses its own tables (unique names), dropped at the end.
+//! MySQL/MariaDB when `POSTGRES_URL` / `MYSQL_URL` are set. Without a URL (or with a
+//! server that does not answer) the test prints `SKIPPED (not run): … needs …` on the
+//! terminal and passes, except when `CI` is set: then it fails. Each run uses its own tables (unique names), dropped at the end.
+
+#[path = "dedupe_support/service.rs"]
+mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -162,22 +165,6 @@ impl TestDb for Sqlite {
     }
 }
 
-/// The database URL from `var`, or `None` (test skipped) — unless `CI` is set, where a
-/// missing URL is a failure: CI must never pass a database test it did not run.
-#[allow(clippy::print_stderr)]
-fn database_url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("{var} is not set, and CI is: the database tests must run in CI")
-        }
-        _ => {
-            eprintln!("skipped: no {var} (set it to run this test against that database)");
-            None
-        }
-    }
-}
-
 fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
@@ -204,7 +191,7 @@ struct Env<DB: TestDb> {
 impl<DB: TestDb> Env<DB> {
     async fn new() -> Option<Env<DB>> {
         let (url, dir) = match DB::URL_VAR {
-            Some(var) => (database_url(var)?, None),
+            Some(var) => (service::service_url(var)?, None),
             None => {
                 let dir = tempfile::tempdir().unwrap();
                 let path = dir.path().join("outbox.db");

@@ -1,10 +1,15 @@
 //! Reliability scenario 5 against real clients over loopback: the dedupe guard under a
 //! redelivery storm (injected duplicate deliveries, dropped offset commits, cut
 //! connections, consumer restarts, failing first attempts). Every message must take effect
-//! exactly once: with the memory guard always, with Redis when `REDIS_URL` is set.
+//! exactly once: with the memory guard always, with Redis when `REDIS_URL` is set
+//! (without it the Redis test says `SKIPPED (not run)` on the terminal, or fails when `CI`
+//! is set).
 //!
 //! CI size: 1,500 messages (the report runs 5,000; `RELIABILITY_HEAVY=1` runs 20,000
 //! here).
+
+#[path = "dedupe_support/service.rs"]
+mod service;
 
 use rocketmq_sdk::dedupe::DedupeGuard;
 use rocketmq_sdk::dedupe::memory::MemoryGuard;
@@ -36,8 +41,7 @@ async fn memory_guard_applies_every_effect_once_under_a_redelivery_storm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_guard_applies_every_effect_once_under_a_redelivery_storm() {
-    let Some(url) = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("REDIS_URL not set: skipped");
+    let Some(url) = service::service_url("REDIS_URL") else {
         return;
     };
     let run = std::process::id();

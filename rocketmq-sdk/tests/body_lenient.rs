@@ -207,3 +207,22 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn route_and_direct_result_scalars_are_lenient() {
+    use rocketmq_sdk::protocol::body::{ConsumeMessageDirectlyResult, TopicRouteData};
+    let route = TopicRouteData::decode(
+        br#"{"brokerDatas":[{"brokerAddrs":{0:"127.0.0.1:10911"},"brokerName":"b","cluster":1,"enableActingMaster":"1"}],"queueDatas":[{"brokerName":"b","perm":"6","readQueueNums":"4","topicSysFlag":0,"writeQueueNums":4.0}],"newField":1}"#,
+    )
+    .unwrap();
+    assert_eq!(route.broker_datas[0].cluster, "1");
+    assert!(route.broker_datas[0].enable_acting_master);
+    let q = &route.queue_datas[0];
+    assert_eq!((q.perm, q.read_queue_nums, q.write_queue_nums), (6, 4, 4));
+
+    let direct =
+        ConsumeMessageDirectlyResult::decode(br#"{"order":"false","spentTimeMills":"12"}"#)
+            .unwrap();
+    assert!(!direct.order);
+    assert_eq!(direct.spent_time_mills, 12);
+}

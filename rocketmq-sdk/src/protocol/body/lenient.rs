@@ -267,3 +267,48 @@ where
         .map(|q| MessageQueue::new(q.topic, q.broker_name, q.queue_id))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn integers_in_every_fastjson_form() {
+        for (v, want) in [
+            (json!(17), Some(17)),
+            (json!("17"), Some(17)),
+            (json!(" -3 "), Some(-3)),
+            (json!(2.9), Some(2)),
+            (json!("2.9"), Some(2)),
+            (json!(true), Some(1)),
+            (json!(""), Some(0)),
+            (json!("x"), None),
+            (json!([1]), None),
+            (json!(1e300), None),
+        ] {
+            assert_eq!(i64::coerce(&v), want, "{v}");
+        }
+        assert_eq!(i32::coerce(&json!("2147483648")), None, "out of range");
+        assert_eq!(i32::coerce(&json!("-2147483648")), Some(i32::MIN));
+    }
+
+    #[test]
+    fn booleans_and_strings_in_every_fastjson_form() {
+        for (v, want) in [
+            (json!(true), Some(true)),
+            (json!(1), Some(true)),
+            (json!(0), Some(false)),
+            (json!("1"), Some(true)),
+            (json!("0"), Some(false)),
+            (json!("TRUE"), Some(true)),
+            (json!("false"), Some(false)),
+            (json!("yes"), None),
+        ] {
+            assert_eq!(bool::coerce(&v), want, "{v}");
+        }
+        assert_eq!(String::coerce(&json!(12)).as_deref(), Some("12"));
+        assert_eq!(String::coerce(&json!(false)).as_deref(), Some("false"));
+        assert_eq!(String::coerce(&json!({})), None);
+    }
+}

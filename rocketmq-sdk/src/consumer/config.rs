@@ -75,6 +75,8 @@ pub struct PushConsumerConfig {
     /// (`maxReconsumeTimes`). Default 16 in both modes: for orderly consumption Java's
     /// default is `Integer.MAX_VALUE` (retry forever, blocking the queue); this SDK
     /// chooses a finite default so that one poison message cannot stall a queue for ever.
+    /// An explicit -1 means what it means in Java: 16 for concurrent consumption,
+    /// unlimited (`Integer.MAX_VALUE`) for orderly consumption.
     pub max_reconsume_times: i32,
     /// Orderly mode: how long a queue pauses after a failed batch
     /// (`suspendCurrentQueueTimeMillis`). Default 1 s.
@@ -169,7 +171,7 @@ impl PushConsumerConfig {
         if !(-1..=i32::MAX / 2).contains(&self.max_reconsume_times) {
             return Err(config_error(
                 "max_reconsume_times",
-                "must be -1 (the default, 16) or a non-negative count",
+                "must be -1 (Java's default: 16, unlimited when orderly) or a non-negative count",
             ));
         }
         if self.broker_suspend_max_time >= self.pull_timeout {
@@ -193,10 +195,23 @@ impl PushConsumerConfig {
         Ok(())
     }
 
-    /// The effective maximum: -1 means 16, as the Java client's `getMaxReconsumeTimes`.
+    /// The effective maximum for concurrent consumption: -1 means 16, as the Java
+    /// client's `ConsumeMessageConcurrentlyService.getMaxReconsumeTimes`.
     pub(crate) fn max_reconsume(&self) -> i32 {
         if self.max_reconsume_times < 0 {
             16
+        } else {
+            self.max_reconsume_times
+        }
+    }
+
+    /// The effective maximum for orderly consumption: -1 means unlimited, as the Java
+    /// client's `ConsumeMessageOrderlyService.getMaxReconsumeTimes` (`Integer.MAX_VALUE`).
+    /// The unset default stays 16 (see [`Self::max_reconsume_times`]); only an explicit
+    /// -1 asks for Java's retry-forever.
+    pub(crate) fn max_reconsume_orderly(&self) -> i32 {
+        if self.max_reconsume_times < 0 {
+            i32::MAX
         } else {
             self.max_reconsume_times
         }
@@ -313,4 +328,35 @@ pub(crate) fn default_offset_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."))
         .join(".rocketmq_offsets")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orderly_minus_one_is_unlimited_and_concurrent_minus_one_is_sixteen() {
+        let unset = PushConsumerConfig::default();
+        assert_eq!(
+            unset.max_reconsume_orderly(),
+            16,
+            "unset keeps the finite default"
+        );
+        assert_eq!(unset.max_reconsume(), 16);
+
+        let explicit = PushConsumerConfig {
+            max_reconsume_times: -1,
+            ..PushConsumerConfig::default()
+        };
+        assert!(explicit.validate().is_ok());
+        assert_eq!(explicit.max_reconsume_orderly(), i32::MAX);
+        assert_eq!(explicit.max_reconsume(), 16);
+
+        let three = PushConsumerConfig {
+            max_reconsume_times: 3,
+            ..PushConsumerConfig::default()
+        };
+        assert_eq!(three.max_reconsume_orderly(), 3);
+        assert_eq!(three.max_reconsume(), 3);
+    }
 }

@@ -132,7 +132,7 @@ impl PushConsumerBuilder {
         self
     }
 
-    /// Retries before the DLQ (default 16).
+    /// Retries before the DLQ (default 16; -1 is Java's: 16, unlimited when orderly).
     pub fn max_reconsume_times(mut self, n: i32) -> Self {
         self.config.max_reconsume_times = n;
         self

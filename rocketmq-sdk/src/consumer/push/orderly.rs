@@ -122,7 +122,7 @@ pub(super) async fn consume_loop(
         drop(prev.consume_lock.lock().await);
     }
     let cfg = &inner.config;
-    let max = cfg.max_reconsume();
+    let max = cfg.max_reconsume_orderly();
     loop {
         if pq.is_dropped() || inner.is_shutting_down() || inner.stop.is_cancelled() {
             return;
@@ -244,6 +244,9 @@ async fn dead_letter_marked(
     if dead.is_empty() {
         return (raw, msgs);
     }
+    // One above the maximum dead-letters it; an unlimited maximum (`i32::MAX`) must
+    // still leave room for that "one above".
+    let header_max = max.min(i32::MAX - 1);
     let mut keep = (Vec::new(), Vec::new());
     for (stored, msg) in raw.into_iter().zip(msgs) {
         if !dead.contains(&msg.queue_offset) {
@@ -254,7 +257,7 @@ async fn dead_letter_marked(
         } else {
             match inner
                 .client
-                .send_to_retry_topic(&inner.group, &msg, max + 1, max, 0)
+                .send_to_retry_topic(&inner.group, &msg, header_max + 1, header_max, 0)
                 .await
             {
                 Ok(()) => warn!(msg_id = %msg.msg_id(), "orderly: sent to the dead-letter queue"),
@@ -297,7 +300,13 @@ async fn check_reconsume_times(
             // locks (broadcasting has none).
             match inner
                 .client
-                .send_to_retry_topic(&inner.group, msg, msg.reconsume_times + 1, max, 0)
+                .send_to_retry_topic(
+                    &inner.group,
+                    msg,
+                    msg.reconsume_times.saturating_add(1),
+                    max,
+                    0,
+                )
                 .await
             {
                 Ok(()) => {
@@ -306,7 +315,7 @@ async fn check_reconsume_times(
                 Err(e) => {
                     warn!(msg_id = %msg.msg_id(), error = %e, "orderly: dead-letter send failed; retrying the message");
                     suspend = true;
-                    stored.reconsume_times += 1;
+                    stored.reconsume_times = stored.reconsume_times.saturating_add(1);
                 }
             }
         } else {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::fastjson::object_key_map;
-use super::lenient::{null_default, string_map};
+use super::lenient::{null_default, scalar, string_map};
 use super::{JsonBody, MessageQueue, SubscriptionData};
 use crate::protocol::header::macros::java_enum;
 
@@ -52,13 +52,13 @@ pub struct ConsumeMessageDirectlyResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consume_result: Option<CMResult>,
     /// Whether the consumer is orderly.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub order: bool,
     /// Free text (e.g. an exception).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remark: Option<String>,
     /// Time spent, ms (the misspelling is upstream's).
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub spent_time_mills: i64,
 }
 

@@ -1,8 +1,10 @@
 //! HEART_BEAT body (`R/protocol/heartbeat/*`) and subscription building (`FilterAPI`).
 //!
-//! Reading is lenient: enums may come as names or ordinals (C++ clients send ordinals),
-//! optional fields may be missing or null. Writing uses names, as the Rust broker and
-//! Java expect.
+//! Reading is lenient the way the Java broker's fastjson is: enums may come as names,
+//! ordinals or ordinals in strings (C++ clients send ordinals), numbers as strings of
+//! digits, strings as numbers, booleans as `0`/`1`/`"true"`/`"0"`, unknown fields are
+//! ignored and a missing or null field takes Java's default (see `lenient`). Writing
+//! uses names, as the Rust broker and Java expect.
 
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::JsonBody;
-use super::lenient::null_default;
+use super::lenient::{enum_opt, null_default, scalar, scalar_opt, scalar_set};
 use crate::protocol::ProtocolError;
 use crate::protocol::header::ExpressionType;
 use crate::protocol::header::macros::java_enum;
@@ -64,26 +66,43 @@ pub const SUB_ALL: &str = "*";
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionData {
     /// Legacy class filter mode.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub class_filter_mode: bool,
     /// Java `String.hashCode` of each tag, what the broker matches against.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar_set")]
     pub code_set: BTreeSet<i32>,
     /// Filter language.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "expression_type")]
     pub expression_type: ExpressionType,
     /// The expression as written (`*`, `A || B`, or SQL92).
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub sub_string: String,
-    /// Version: the subscription's creation time, ms.
-    #[serde(default, deserialize_with = "null_default")]
+    /// Version: the subscription's creation time, ms. Missing or null reads as now, as
+    /// Java's field initialiser (`System.currentTimeMillis()`), so that a client that
+    /// omits it still gets its subscription changes applied by the broker.
+    #[serde(default = "now_millis", deserialize_with = "sub_version")]
     pub sub_version: i64,
     /// The tags of a TAG expression.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar_set")]
     pub tags_set: BTreeSet<String>,
     /// Topic.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub topic: String,
+}
+
+/// `expressionType` is a Java `String`: any scalar, its name parsed; empty is `TAG`.
+fn expression_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ExpressionType, D::Error> {
+    let name: String = scalar(d)?;
+    let name = name.trim();
+    Ok(if name.is_empty() {
+        ExpressionType::default()
+    } else {
+        ExpressionType::from_name(name)
+    })
+}
+
+fn sub_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(scalar_opt(d)?.unwrap_or_else(now_millis))
 }
 
 fn now_millis() -> i64 {
@@ -161,7 +180,7 @@ impl SubscriptionData {
 #[serde(rename_all = "camelCase")]
 pub struct ProducerData {
     /// Producer group.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub group_name: String,
 }
 
@@ -175,22 +194,34 @@ pub const CLIENT_INNER_PRODUCER_GROUP: &str = "CLIENT_INNER_PRODUCER";
 #[serde(rename_all = "camelCase")]
 pub struct ConsumerData {
     /// Where a new consumer starts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "enum_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub consume_from_where: Option<ConsumeFromWhere>,
     /// Push, pull or pop.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "enum_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub consume_type: Option<ConsumeType>,
     /// Consumer group.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub group_name: String,
     /// Clustering or broadcasting.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "enum_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message_model: Option<MessageModel>,
     /// The group's subscriptions.
     #[serde(default, deserialize_with = "null_default")]
     pub subscription_data_set: Vec<SubscriptionData>,
     /// Unit mode.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub unit_mode: bool,
 }
 
@@ -198,17 +229,13 @@ pub struct ConsumerData {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct HeartbeatData {
     /// Client id, `ip@instance[@unit]`.
-    #[serde(rename = "clientID", default, deserialize_with = "null_default")]
+    #[serde(rename = "clientID", default, deserialize_with = "scalar")]
     pub client_id: String,
     /// Consumer groups of the client.
     #[serde(rename = "consumerDataSet", default, deserialize_with = "null_default")]
     pub consumer_data_set: Vec<ConsumerData>,
     /// Heartbeat V2 fingerprint; non-zero selects V2.
-    #[serde(
-        rename = "heartbeatFingerprint",
-        default,
-        deserialize_with = "null_default"
-    )]
+    #[serde(rename = "heartbeatFingerprint", default, deserialize_with = "scalar")]
     pub heartbeat_fingerprint: i32,
     /// Producer groups of the client.
     #[serde(rename = "producerDataSet", default, deserialize_with = "null_default")]
@@ -218,7 +245,7 @@ pub struct HeartbeatData {
         rename = "withoutSub",
         alias = "isWithoutSub",
         default,
-        deserialize_with = "null_default"
+        deserialize_with = "scalar"
     )]
     pub without_sub: bool,
 }
@@ -234,10 +261,10 @@ impl JsonBody for HeartbeatData {
 #[serde(rename_all = "camelCase")]
 pub struct CheckClientRequestBody {
     /// Client id.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub client_id: String,
     /// Consumer group.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub group: String,
     /// The subscription to check.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::lenient::null_default;
+use super::lenient::{queue_set, scalar, scalar_opt};
 use super::{JsonBody, MessageQueue};
 
 /// Asks the broker to lock queues for one client of a group (orderly consumption).
@@ -13,16 +13,24 @@ use super::{JsonBody, MessageQueue};
 #[serde(rename_all = "camelCase")]
 pub struct LockBatchRequestBody {
     /// Client id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "scalar_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub client_id: Option<String>,
     /// Consumer group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "scalar_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub consumer_group: Option<String>,
     /// Queues to lock.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "queue_set")]
     pub mq_set: BTreeSet<MessageQueue>,
     /// Only lock on this broker (5.x proxy).
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub only_this_broker: bool,
 }
 
@@ -34,7 +42,7 @@ impl JsonBody for LockBatchRequestBody {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LockBatchResponseBody {
     /// Locked queues.
-    #[serde(rename = "lockOKMQSet", default, deserialize_with = "null_default")]
+    #[serde(rename = "lockOKMQSet", default, deserialize_with = "queue_set")]
     pub lock_ok_mq_set: BTreeSet<MessageQueue>,
 }
 
@@ -47,16 +55,24 @@ impl JsonBody for LockBatchResponseBody {
 #[serde(rename_all = "camelCase")]
 pub struct UnlockBatchRequestBody {
     /// Client id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "scalar_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub client_id: Option<String>,
     /// Consumer group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "scalar_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub consumer_group: Option<String>,
     /// Queues to unlock.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "queue_set")]
     pub mq_set: BTreeSet<MessageQueue>,
     /// Only unlock on this broker (5.x proxy).
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub only_this_broker: bool,
 }
 

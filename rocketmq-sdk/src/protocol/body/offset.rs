@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::fastjson::object_key_map;
-use super::lenient::null_default;
+use super::lenient::{null_default, scalar};
 use super::{JsonBody, MessageQueue};
 
 /// Queue → offset, sent by the broker to consumers (RESET_CONSUMER_CLIENT_OFFSET) and
@@ -33,16 +33,16 @@ impl JsonBody for ResetOffsetBody {
 #[serde(rename_all = "camelCase")]
 pub struct MessageQueueForC {
     /// Broker name.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub broker_name: String,
     /// New offset.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub offset: i64,
     /// Queue id.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub queue_id: i32,
     /// Topic.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub topic: String,
 }
 

@@ -10,7 +10,7 @@ use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use serde::{Deserialize, Serialize};
 
-use super::lenient::null_default;
+use super::lenient::{null_default, scalar};
 use super::{JsonBody, fastjson};
 use crate::protocol::ProtocolError;
 use crate::protocol::header::TopicFilterType;
@@ -24,13 +24,13 @@ pub const MAX_INFLATED_SIZE: usize = 64 * 1024 * 1024;
 #[serde(rename_all = "camelCase")]
 pub struct DataVersion {
     /// Change counter.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub counter: i64,
     /// State version (controller mode).
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub state_version: i64,
     /// Time of the last change, ms.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub timestamp: i64,
 }
 
@@ -73,7 +73,7 @@ pub struct TopicConfig {
     #[serde(default, deserialize_with = "null_default")]
     pub attributes: BTreeMap<String, String>,
     /// Whether the topic is ordered.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub order: bool,
     /// Permission bits ([`perm`]).
     #[serde(default = "default_perm")]
@@ -85,10 +85,10 @@ pub struct TopicConfig {
     #[serde(default, deserialize_with = "null_default")]
     pub topic_filter_type: TopicFilterType,
     /// Topic name.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub topic_name: String,
     /// Topic sysFlag.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub topic_sys_flag: i32,
     /// Writable queue count.
     #[serde(default = "default_queue_nums")]

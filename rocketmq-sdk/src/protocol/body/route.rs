@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::JsonBody;
-use super::lenient::null_default;
+use super::lenient::{null_default, scalar};
 use crate::protocol::ProtocolError;
 use crate::protocol::command::version;
 
@@ -20,13 +20,13 @@ pub struct BrokerData {
     #[serde(default, deserialize_with = "null_default")]
     pub broker_addrs: BTreeMap<i64, String>,
     /// Broker name.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub broker_name: String,
     /// Cluster name.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub cluster: String,
     /// Acting-master mode (5.x).
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub enable_acting_master: bool,
     /// Zone (5.x).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,19 +45,19 @@ impl BrokerData {
 #[serde(rename_all = "camelCase")]
 pub struct QueueData {
     /// Broker name.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub broker_name: String,
     /// Permission bits (read 4, write 2).
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub perm: i32,
     /// Readable queue count.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub read_queue_nums: i32,
     /// Topic sysFlag.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub topic_sys_flag: i32,
     /// Writable queue count.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "scalar")]
     pub write_queue_nums: i32,
 }
 

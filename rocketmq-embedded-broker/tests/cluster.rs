@@ -578,6 +578,20 @@ async fn dropping_the_harness_stops_serving() {
     }
 }
 
+/// Sends `signal` (a `kill` flag) to the child and asserts that it exits successfully.
+async fn signal_and_wait(mut child: std::process::Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "graceful exit on kill {signal}: {exit:?}");
+}
+
 #[tokio::test]
 async fn the_standalone_binary_prints_its_addresses_and_serves() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rocketmq-embedded-broker"))
@@ -620,16 +634,7 @@ async fn the_standalone_binary_prints_its_addresses_and_serves() {
     let ns = connect(&ns_addr.unwrap()).await;
     let info = cluster_info(&ns).await;
     assert_eq!(info.broker_addr_table.len(), 2);
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(exit.success(), "graceful exit on Ctrl-C: {exit:?}");
+    signal_and_wait(child, "-INT").await;
 }
 
 fn has_abort_marker(dir: &std::path::Path) -> bool {
@@ -701,16 +706,7 @@ async fn sigterm_under_load_is_a_clean_shutdown_that_keeps_every_acknowledged_me
     }
     let enough = wait_until(|| acked.lock().unwrap().len() >= 400).await;
     assert!(enough, "the broker acknowledged sends");
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(exit.success(), "graceful exit on SIGTERM: {exit:?}");
+    signal_and_wait(child, "-TERM").await;
     while senders.join_next().await.is_some() {}
     assert!(
         !has_abort_marker(dir.path()),

@@ -199,6 +199,19 @@ impl MemoryStorage {
         }
     }
 
+    /// Reads what a power loss would leave of `path` (its last synced image) at `offset`;
+    /// `None` if the file does not exist. Lets tests wait until a flusher has synced data,
+    /// which reads of the file cannot tell since appends reach the page cache at once.
+    pub fn read_durable(&self, path: &Path, offset: u64, len: usize) -> Option<Vec<u8>> {
+        let tree = lock(&self.inner.fs);
+        let file = tree.files.get(path)?;
+        let st = lock(&file.state);
+        let mut buf = vec![0u8; len];
+        let n = st.disk.read(&mut buf, offset);
+        buf.truncate(n);
+        Some(buf)
+    }
+
     /// Total bytes held by the cache images; lets tests check that sparse files stay sparse.
     pub fn resident_bytes(&self) -> u64 {
         let tree = lock(&self.inner.fs);

@@ -198,16 +198,24 @@ impl ChildBroker {
     /// # Errors
     /// Spawn failures, or a child that did not report ready within 30 s.
     pub async fn start(exe: &Path, dir: &Path, flush: FlushMode) -> std::io::Result<Self> {
-        let mut b = ChildBroker {
-            exe: exe.to_owned(),
-            dir: dir.to_owned(),
-            flush,
-            ns_port: free_port()?,
-            broker_port: free_port()?,
-            child: None,
-        };
-        b.spawn().await?;
-        Ok(b)
+        // A port found free may be taken (by another test's connection) before the child
+        // binds it: try a few fresh pairs before giving up.
+        let mut last = None;
+        for _ in 0..5 {
+            let mut b = ChildBroker {
+                exe: exe.to_owned(),
+                dir: dir.to_owned(),
+                flush,
+                ns_port: free_port()?,
+                broker_port: free_port()?,
+                child: None,
+            };
+            match b.spawn().await {
+                Ok(()) => return Ok(b),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("broker child did not start")))
     }
 
     /// The name server address clients use.

@@ -578,6 +578,25 @@ async fn dropping_the_harness_stops_serving() {
     }
 }
 
+/// Starts the standalone binary on loopback ephemeral ports with `extra` arguments, stdout
+/// piped (it prints its addresses there).
+fn standalone(extra: &[&std::ffi::OsStr]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_rocketmq-embedded-broker"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--broker-port",
+            "0",
+            "--log",
+            "warn",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Sends `signal` (a `kill` flag) to the child and asserts that it exits successfully.
 async fn signal_and_wait(mut child: std::process::Child, signal: &str) {
     let status = Command::new("kill")
@@ -594,21 +613,7 @@ async fn signal_and_wait(mut child: std::process::Child, signal: &str) {
 
 #[tokio::test]
 async fn the_standalone_binary_prints_its_addresses_and_serves() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rocketmq-embedded-broker"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--broker-port",
-            "0",
-            "--brokers",
-            "2",
-            "--log",
-            "warn",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = standalone(&["--brokers".as_ref(), "2".as_ref()]);
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
     let mut ns_addr = None;
@@ -654,21 +659,7 @@ fn has_abort_marker(dir: &std::path::Path) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_is_a_clean_shutdown_that_keeps_every_acknowledged_message() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rocketmq-embedded-broker"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--broker-port",
-            "0",
-            "--log",
-            "warn",
-        ])
-        .arg("--store")
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = standalone(&["--store".as_ref(), dir.path().as_os_str()]);
     let stdout = child.stdout.take().unwrap();
     let mut broker_addr = None;
     for line in std::io::BufReader::new(stdout).lines() {

@@ -55,6 +55,8 @@ pub struct Report {
     pub duplicated: u64,
     /// Stored records that could not be decoded or carried an unknown body.
     pub corrupt: u64,
+    /// Broker kills performed mid-run (crash scenarios; 0 elsewhere).
+    pub kills: u64,
     /// Free-form details (kills, faults injected, loss window).
     pub note: String,
 }
@@ -435,8 +437,8 @@ impl CrashSettings {
 /// restarted on the same store and ports; afterwards opens the store and checks that every
 /// acknowledged message is there, intact.
 ///
-/// `note` starts with the number of mid-run kills performed (`"<n> kills"`); a kill point
-/// that is never reached is an error. With async flush, `note` also reports the largest time
+/// `kills` counts the mid-run kills performed; a kill point that is never reached is an
+/// error. With async flush, `note` also reports the largest time
 /// between the acknowledgement of a lost message and the kill that lost it.
 ///
 /// # Errors
@@ -528,6 +530,7 @@ pub async fn crash_under_load(exe: &Path, s: &CrashSettings) -> Result<Report, S
         drop(check);
         let _ = std::fs::remove_dir_all(&dir);
     }
+    total.kills = kills;
     total.note = format!("{kills} kills, corrupt {}", total.corrupt);
     if s.flush != FlushMode::Sync {
         total.note += &format!(", loss window {} ms", window.as_millis());
@@ -623,6 +626,7 @@ pub async fn producer_storms(messages: usize, seed: u64) -> Result<Report, Strin
         .map(|b| b.faults().dropped_responses())
         .sum();
     Ok(Report {
+        kills: 0,
         scenario: format!("producer storms ({messages})"),
         sent: messages as u64,
         acknowledged: acked.len() as u64,
@@ -769,6 +773,7 @@ pub async fn consumer_storms(messages: usize, seed: u64) -> Result<Report, Strin
     }
     pclient.shutdown().await;
     Ok(Report {
+        kills: 0,
         scenario: format!("consumer crash + rebalance ({messages})"),
         sent: messages as u64,
         acknowledged: acked.len() as u64,
@@ -868,6 +873,7 @@ pub async fn garbage_connections(
         .filter(|i| !copies.contains_key(&format!("g-{i}")))
         .count() as u64;
     Ok(Report {
+        kills: 0,
         scenario: format!("garbage connections ({connections})"),
         sent: messages as u64,
         acknowledged: ok,

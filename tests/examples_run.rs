@@ -15,7 +15,6 @@
 #[path = "dedupe_support/service.rs"]
 mod service;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,9 +23,7 @@ use std::time::{Duration, Instant};
 const LIMIT: Duration = Duration::from_secs(120);
 
 /// Says something on the terminal even though the test harness captures `eprintln!`.
-fn tell(what: &str) {
-    let _ = writeln!(std::io::stderr(), "{what}");
-}
+use service::tell;
 
 fn examples_dir() -> PathBuf {
     // target/<profile>/deps/examples_run-<hash> -> target/<profile>/examples

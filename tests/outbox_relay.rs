@@ -3,7 +3,8 @@
 //! Every scenario runs on SQLite (a temporary file) always, and on PostgreSQL and
 //! MySQL/MariaDB when `POSTGRES_URL` / `MYSQL_URL` are set. Without a URL (or with a
 //! server that does not answer) the test prints `SKIPPED (not run): … needs …` on the
-//! terminal and passes, except when `CI` is set: then it fails. Each run uses its own tables (unique names), dropped at the end.
+//! terminal and passes, except when `CI` is set: then it fails. Each run uses its own
+//! tables (unique names), dropped at the end.
 
 #[path = "dedupe_support/service.rs"]
 mod service;

@@ -247,6 +247,7 @@ pub async fn dedupe_storm<G: DedupeGuard + Clone>(
     let injected = broker.faults().duplicated_deliveries();
     let failed = ledger.failures.load(Ordering::Relaxed);
     let report = Report {
+        kills: 0,
         scenario: format!("dedupe storm, {backend} guard ({messages})"),
         sent: messages as u64,
         acknowledged: acked.len() as u64,

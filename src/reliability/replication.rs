@@ -253,6 +253,7 @@ pub async fn sync_replication_failover(
         .filter(|b| !copies.contains_key(*b) || !consumed.contains(*b))
         .count() as u64;
     let report = Report {
+        kills: 0,
         scenario: format!("sync replication + kills ({messages})"),
         sent,
         acknowledged: acked.len() as u64,

@@ -728,11 +728,26 @@ mod tests {
 
     #[test]
     fn a_flush_syncs_appended_pages_without_writing_them_again() {
+        use crate::store::storage::{FaultKind, FaultyStorage};
         let storage = MemoryStorage::new();
-        let s = seg(&storage, 8 * PAGE_SIZE);
+        let faulty = FaultyStorage::new(Arc::new(storage.clone()));
+        let faults = faulty.faults();
+        faulty.create_dir_all(Path::new("/s")).unwrap();
+        let s = Segment::open(
+            &faulty,
+            Path::new("/s/00000000000000000000"),
+            0,
+            8 * PAGE_SIZE,
+            true,
+        )
+        .unwrap();
         s.append(&[7u8; 3 * PAGE_SIZE as usize]).unwrap();
         assert_eq!(s.dirty_pages(), 3);
+        // Any write from here on fails: the flush must get by with `fdatasync` alone.
+        faults.fail_writes_after(0, FaultKind::Io);
         assert_eq!(s.flush().unwrap(), 3 * PAGE_SIZE);
+        assert_eq!(faults.injected(), 0, "the flush wrote pages again");
+        faults.heal();
         assert_eq!(s.dirty_pages(), 0);
         drop(s);
         storage.power_loss();

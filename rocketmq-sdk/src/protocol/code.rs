@@ -135,24 +135,60 @@ open_code! {
         GET_BROKER_CLUSTER_INFO = 106,
         /// Create or update a subscription group.
         UPDATE_AND_CREATE_SUBSCRIPTIONGROUP = 200,
+        /// All subscription group configs of a broker.
+        GET_ALL_SUBSCRIPTIONGROUP_CONFIG = 201,
+        /// Per-queue offsets of a topic on a broker.
+        GET_TOPIC_STATS_INFO = 202,
+        /// Online connections of a consumer group.
+        GET_CONSUMER_CONNECTION_LIST = 203,
+        /// Online connections of a producer group.
+        GET_PRODUCER_CONNECTION_LIST = 204,
+        /// Name server: take write permission from a broker.
+        WIPE_WRITE_PERM_OF_BROKER = 205,
         /// All topic names known to a name server.
         GET_ALL_TOPIC_LIST_FROM_NAMESERVER = 206,
+        /// Delete a subscription group on a broker.
+        DELETE_SUBSCRIPTIONGROUP = 207,
         /// Consume statistics of a group.
         GET_CONSUME_STATS = 208,
         /// Legacy offset reset in the consumer.
         RESET_CONSUMER_OFFSET_IN_CONSUMER = 211,
         /// Legacy offset reset in the broker.
         RESET_CONSUMER_OFFSET_IN_BROKER = 212,
+        /// Delete a topic on a broker.
+        DELETE_TOPIC_IN_BROKER = 215,
+        /// Delete a topic's route on a name server.
+        DELETE_TOPIC_IN_NAMESRV = 216,
+        /// All KV configs of a namespace on a name server.
+        GET_KVLIST_BY_NAMESPACE = 219,
         /// Broker tells a client to reset its offsets (oneway, broker to client).
         RESET_CONSUMER_CLIENT_OFFSET = 220,
         /// Ask a client for its consume status.
         GET_CONSUMER_STATUS_FROM_CLIENT = 221,
         /// Admin asks the broker to reset a group's offsets.
         INVOKE_BROKER_TO_RESET_OFFSET = 222,
+        /// Admin asks the broker for a group's consume status in its clients.
+        INVOKE_BROKER_TO_GET_CONSUMER_STATUS = 223,
+        /// Topics of a cluster (name server).
+        GET_TOPICS_BY_CLUSTER = 224,
+        /// Consumer groups that consume a topic.
+        QUERY_TOPIC_CONSUME_BY_WHO = 300,
+        /// Time span of a topic's queues for a group.
+        QUERY_CONSUME_TIME_SPAN = 303,
+        /// System topics known to a name server.
+        GET_SYSTEM_TOPIC_LIST_FROM_NS = 304,
         /// Ask a consumer for its running info (broker to client).
         GET_CONSUMER_RUNNING_INFO = 307,
         /// Ask a consumer to consume one message now (broker to client).
         CONSUME_MESSAGE_DIRECTLY = 309,
+        /// Copy one group's offsets to another.
+        CLONE_GROUP_OFFSET = 314,
+        /// Consume statistics of every group on a broker.
+        GET_BROKER_CONSUME_STATS = 317,
+        /// Update a name server's config.
+        UPDATE_NAMESRV_CONFIG = 318,
+        /// Read a name server's config.
+        GET_NAMESRV_CONFIG = 319,
         /// Send with the short-named V2 header (the Java default).
         SEND_MESSAGE_V2 = 310,
         /// Data version of a broker's topic config.
@@ -163,8 +199,18 @@ open_code! {
         SEND_REPLY_MESSAGE_V2 = 325,
         /// Broker pushes a reply to the requester.
         PUSH_REPLY_MESSAGE_TO_CLIENT = 326,
+        /// Name server: give write permission back to a broker.
+        ADD_WRITE_PERM_OF_BROKER = 327,
+        /// Topics a consumer group consumes.
+        QUERY_TOPICS_BY_CONSUMER = 343,
+        /// One topic's config on a broker.
+        GET_TOPIC_CONFIG = 351,
+        /// One subscription group's config on a broker.
+        GET_SUBSCRIPTIONGROUP_CONFIG = 352,
         /// Send a batch with the V2 header.
         SEND_BATCH_MESSAGE = 320,
+        /// Read consume-queue entries (diagnostics).
+        QUERY_CONSUME_QUEUE = 321,
         /// Lite pull consumer's pull (same header as PULL_MESSAGE).
         LITE_PULL_MESSAGE = 361,
         /// Query queue assignment (5.x).

@@ -144,7 +144,8 @@ async fn an_unsigned_client_is_refused_with_the_reason() {
         .await
         .expect_err("an unsigned send is refused");
     let (code, remark) = refusal(&err);
-    assert_eq!(code, ResponseCode::NO_PERMISSION);
+    assert_eq!(code, ResponseCode::SYSTEM_ERROR);
+    assert!(err.is_access_denied(), "{err:?}");
     assert!(remark.contains("No accessKey is configured"), "{remark}");
     assert!(broker.messages("orders").unwrap().is_empty());
     client.shutdown().await;
@@ -167,7 +168,8 @@ async fn wrong_secret_and_unknown_key_are_refused_with_the_reason() {
         .await
         .unwrap_err();
     let (code, remark) = refusal(&err);
-    assert_eq!(code, ResponseCode::NO_PERMISSION);
+    assert_eq!(code, ResponseCode::SYSTEM_ERROR);
+    assert!(err.is_access_denied(), "{err:?}");
     assert!(
         remark.contains("Check signature failed for accessKey=app-producer"),
         "{remark}"
@@ -188,7 +190,8 @@ async fn wrong_secret_and_unknown_key_are_refused_with_the_reason() {
         .await
         .unwrap_err();
     let (code, remark) = refusal(&err);
-    assert_eq!(code, ResponseCode::NO_PERMISSION);
+    assert_eq!(code, ResponseCode::SYSTEM_ERROR);
+    assert!(err.is_access_denied(), "{err:?}");
     assert!(
         remark.contains("No acl config for nobody-here: unknown access key"),
         "{remark}"
@@ -212,9 +215,11 @@ async fn a_producer_without_pub_on_a_topic_is_refused_there_only() {
         .await
         .unwrap_err();
     let (code, remark) = refusal(&err);
-    assert_eq!(code, ResponseCode::NO_PERMISSION);
+    assert_eq!(code, ResponseCode::SYSTEM_ERROR);
+    assert!(err.is_access_denied(), "{err:?}");
     assert!(
-        remark.contains("No PUB permission for topic:payments (accessKey=app-producer)"),
+        remark
+            .contains("No default permission for topic:payments: accessKey=app-producer lacks PUB"),
         "{remark}"
     );
     producer.send(msg("orders", "ok".into())).await.unwrap();
@@ -235,7 +240,7 @@ async fn a_producer_without_pub_on_a_topic_is_refused_there_only() {
     let (_, remark) = refusal(&err);
     assert!(
         remark.contains(
-            "No PUB permission for topic:orders (accessKey=app-consumer): topicPerms has orders=SUB"
+            "No default permission for topic:orders: accessKey=app-consumer lacks PUB (topicPerms has orders=SUB)"
         ),
         "{remark}"
     );

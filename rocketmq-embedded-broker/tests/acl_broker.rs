@@ -71,8 +71,12 @@ fn producer_only() -> AclConfig {
 }
 
 fn assert_refused(r: &RemotingCommand, remark_has: &str) {
-    assert_eq!(r.response_code(), ResponseCode::NO_PERMISSION, "{r:?}");
+    assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR, "{r:?}");
     let remark = r.remark.as_deref().unwrap_or_default();
+    assert!(
+        remark.starts_with("org.apache.rocketmq.acl.common.AclException: "),
+        "remark {remark:?} should read like a Java broker's"
+    );
     assert!(
         remark.contains(remark_has),
         "remark {remark:?} should contain {remark_has:?}"
@@ -158,8 +162,8 @@ async fn a_permission_on_one_topic_does_not_leak_to_another() {
     assert_refused(
         &r,
         &format!(
-            "No PUB permission for topic:payments (accessKey={AK}): payments is not in \
-             topicPerms and defaultTopicPerm is DENY"
+            "No default permission for topic:payments: accessKey={AK} lacks PUB (payments is not in \
+             topicPerms and defaultTopicPerm is DENY)"
         ),
     );
     // PUB on orders does not give SUB on it either.
@@ -167,7 +171,7 @@ async fn a_permission_on_one_topic_does_not_leak_to_another() {
         .request(pull_request(&pull_header("g1", "orders", 0, 0)), T)
         .await
         .unwrap();
-    assert_refused(&r, "No SUB permission for topic:orders");
+    assert_refused(&r, "No default permission for topic:orders");
     assert_eq!(
         send(&conn, "orders", 0, b"ok").await.response_code(),
         ResponseCode::SUCCESS
@@ -190,7 +194,7 @@ async fn a_deny_beats_the_default() {
     let conn = connect_as(&broker.broker_addrs()[0], AK, SK).await;
     assert_refused(
         &send(&conn, "secret", 0, b"x").await,
-        "No PUB permission for topic:secret (accessKey=producer-ak): topicPerms has secret=DENY",
+        "No default permission for topic:secret: accessKey=producer-ak lacks PUB (topicPerms has secret=DENY)",
     );
     assert_eq!(
         send(&conn, "open", 0, b"x").await.response_code(),
@@ -201,14 +205,14 @@ async fn a_deny_beats_the_default() {
         .request(pull_request(&pull_header("g1", "open", 0, 0)), T)
         .await
         .unwrap();
-    assert_ne!(ok.response_code(), ResponseCode::NO_PERMISSION, "{ok:?}");
+    assert_ne!(ok.response_code(), ResponseCode::SYSTEM_ERROR, "{ok:?}");
     let denied = conn
         .request(pull_request(&pull_header("banned", "open", 0, 0)), T)
         .await
         .unwrap();
     assert_refused(
         &denied,
-        "No SUB permission for group:banned (accessKey=producer-ak): groupPerms has banned=DENY",
+        "No default permission for group:banned: accessKey=producer-ak lacks SUB (groupPerms has banned=DENY)",
     );
 }
 
@@ -230,7 +234,7 @@ async fn heartbeats_need_sub_on_their_groups_and_topics() {
         )
         .await
         .unwrap();
-    assert_refused(&r, "No SUB permission for topic:other");
+    assert_refused(&r, "No default permission for topic:other");
 }
 
 #[tokio::test]

@@ -82,6 +82,19 @@ impl Error {
         }
     }
 
+    /// Whether a broker refused the request for want of credentials or permission: a
+    /// NO_PERMISSION answer, or the SYSTEM_ERROR whose remark is a Java `AclException` —
+    /// how Java 4.9.x/5.x brokers (and the embedded one) answer an ACL refusal.
+    pub fn is_access_denied(&self) -> bool {
+        match self {
+            Error::Broker { code, remark, .. } => {
+                *code == ResponseCode::NO_PERMISSION
+                    || (*code == ResponseCode::SYSTEM_ERROR && remark.contains("AclException"))
+            }
+            _ => false,
+        }
+    }
+
     /// The retry advice, following the Java producer's retry list for broker codes.
     pub fn retry_hint(&self) -> RetryHint {
         match self {
@@ -136,6 +149,15 @@ mod tests {
             RetryHint::DontRetry
         );
         assert!(Error::Timeout(Duration::from_secs(1)).is_timeout());
+        let acl = Error::Broker {
+            addr: "b".into(),
+            code: ResponseCode::SYSTEM_ERROR,
+            remark: "org.apache.rocketmq.acl.common.AclException: No accessKey is configured"
+                .into(),
+        };
+        assert!(acl.is_access_denied());
+        assert!(e(ResponseCode::NO_PERMISSION).is_access_denied());
+        assert!(!e(ResponseCode::SYSTEM_ERROR).is_access_denied());
         assert!(!e(ResponseCode::SYSTEM_BUSY).is_timeout());
     }
 }

@@ -55,8 +55,9 @@ impl fmt::Display for Resource {
     }
 }
 
-/// Why a request was refused. Its `Display` is the response remark (it never contains a
-/// secret); the response code is always NO_PERMISSION (16), as upstream 5.x answers.
+/// Why a request was refused. Its `Display` starts with upstream's `AclException` message
+/// (so code matching on it behaves as against a Java broker) and never contains a secret;
+/// the broker answers SYSTEM_ERROR (1) with it, see [`AclDenied::remark`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum AclDenied {
@@ -96,7 +97,7 @@ pub enum AclDenied {
         code: i32,
     },
     /// The account lacks a permission the request needs.
-    #[error("No {needed} permission for {resource} (accessKey={access_key}): {why}")]
+    #[error("No default permission for {resource}: accessKey={access_key} lacks {needed} ({why})")]
     NoPermission {
         /// The account.
         access_key: String,
@@ -116,6 +117,18 @@ pub enum AclDenied {
         reason: String,
     },
 }
+
+impl AclDenied {
+    /// The response remark: what a Java broker's `RemotingHelper.exceptionSimpleDesc` makes
+    /// of the `AclException` its request hook throws (the exception's `toString()`; the
+    /// Java stack frame it appends is left out).
+    pub fn remark(&self) -> String {
+        format!("{ACL_EXCEPTION}: {self}")
+    }
+}
+
+/// The Java class name clients see at the start of an ACL refusal's remark.
+pub const ACL_EXCEPTION: &str = "org.apache.rocketmq.acl.common.AclException";
 
 struct CheckedAccount {
     secret_key: String,

@@ -4,9 +4,12 @@
 //!
 //! Turn it on with [`EmbeddedBrokerBuilder::acl`](crate::EmbeddedBrokerBuilder::acl) (or
 //! `--acl-file` on the binary). Every request a broker receives is then checked before it
-//! is dispatched; a refused request gets `NO_PERMISSION` (16) with a remark that says why
-//! (the [`AclDenied`] text), as an upstream 5.x broker answers (4.x answered
-//! `SYSTEM_ERROR` with the exception text). A refused oneway request is dropped.
+//! is dispatched; a refused request gets `SYSTEM_ERROR` (1) with the remark
+//! `org.apache.rocketmq.acl.common.AclException: <reason>` (see [`AclDenied::remark`]), as
+//! Java 4.9.x and 5.x brokers answer: their ACL hook throws and the remoting layer turns the
+//! exception into SYSTEM_ERROR. The reasons start with upstream's messages (`No accessKey is
+//! configured`, `No acl config for …`, `Check signature failed for accessKey=…`, `Need admin
+//! permission …`, `No default permission for topic:…`). A refused oneway request is dropped.
 //!
 //! The checks, in upstream's order:
 //! 1. the client's address matches `globalWhiteRemoteAddresses` → allowed, unsigned;
@@ -58,5 +61,5 @@ mod addr;
 mod checker;
 mod config;
 
-pub use checker::{AclChecker, AclDenied, Resource};
+pub use checker::{ACL_EXCEPTION, AclChecker, AclDenied, Resource};
 pub use config::{Account, AclConfig, AclConfigError, MIN_KEY_LENGTH, Perm};

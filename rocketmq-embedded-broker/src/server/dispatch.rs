@@ -106,7 +106,8 @@ impl Dispatcher {
     }
 
     /// Checks every request against `acl` before anything else; a refused request gets
-    /// NO_PERMISSION with the reason as remark (see [`crate::acl`]).
+    /// SYSTEM_ERROR with the `AclException` text as remark, as a Java broker answers (see
+    /// [`crate::acl`]).
     pub fn set_acl(&mut self, acl: Arc<AclChecker>) {
         self.acl = Some(acl);
     }
@@ -170,8 +171,10 @@ impl Dispatcher {
         let response = if let Some(denied) = denied {
             info!(peer = %channel.peer(), code, reason = %denied, "request refused by ACL");
             Some(
-                RemotingCommand::new_response(ResponseCode::NO_PERMISSION)
-                    .with_remark(denied.to_string()),
+                // The Java broker's ACL hook throws; its remoting layer turns any exception
+                // into SYSTEM_ERROR, so that is what clients match on in production.
+                RemotingCommand::new_response(ResponseCode::SYSTEM_ERROR)
+                    .with_remark(denied.remark()),
             )
         } else if let Some(injected) = injected {
             Some(RemotingCommand::new_response(injected).with_remark(format!(

@@ -142,18 +142,11 @@ async fn main() -> ExitCode {
     // and a signal before registration would kill the process without a shutdown. SIGTERM
     // is what `docker stop`, systemd and IDE stop buttons send: it stops as gracefully as
     // Ctrl-C (drain, flush, configs and offsets, clean-shutdown marker).
-    #[cfg(unix)]
-    let (mut interrupt, mut terminate) = {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(i), Ok(t)) => (i, t),
-            (Err(e), _) | (_, Err(e)) => {
-                eprintln!("rocketmq-embedded-broker: cannot watch for SIGINT/SIGTERM: {e}");
-                return ExitCode::FAILURE;
-            }
+    let mut stop = match rocketmq_sdk::signal::ShutdownSignal::register() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("rocketmq-embedded-broker: cannot watch for SIGINT/SIGTERM: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let ns = broker.name_server_addr();
@@ -206,15 +199,7 @@ async fn main() -> ExitCode {
         println!("listening on {ns}: reachable from other hosts");
     }
     println!("clients: set the name server to {ns}; Ctrl-C or SIGTERM stops");
-    #[cfg(unix)]
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
-    }
-    #[cfg(not(unix))]
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("rocketmq-embedded-broker: cannot wait for Ctrl-C: {e}");
-    }
+    stop.recv().await;
     // Whoever started us may have closed our stdout by now; a failed write must not turn a
     // graceful stop into a panic (and the store into a crash).
     {

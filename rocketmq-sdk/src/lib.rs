@@ -113,6 +113,7 @@ pub mod outbox;
 pub mod producer;
 pub mod protocol;
 pub mod remoting;
+pub mod signal;
 pub mod typed;
 
 #[doc(hidden)]

@@ -278,7 +278,7 @@ impl EmbeddedBrokerBuilder {
     }
 
     /// How often each broker's transaction checker looks for transactions nobody ended
-    /// (default 30 s, upstream 5.x `transactionCheckInterval`). The checker runs on the
+    /// (default 60 s, upstream 4.9.x/5.x `transactionCheckInterval`). The checker runs on the
     /// [`clock`](Self::clock): with a [`ManualClock`](crate::store::ManualClock) it runs
     /// when the test moves the clock past the next run, not when real time passes.
     pub fn transaction_check_interval(mut self, interval: Duration) -> Self {

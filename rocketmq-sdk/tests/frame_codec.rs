@@ -139,6 +139,43 @@ fn binary_empty_strings_read_as_null_and_duplicates_keep_the_last() {
 }
 
 #[test]
+fn invalid_utf8_and_trailing_header_bytes_are_read_as_java_reads_them() {
+    // JSON: Java builds a String from the bytes first, so a bad byte becomes U+FFFD.
+    let cmd = RemotingCodec::new()
+        .decode(&mut frame_of(b"{\"code\":1,\"remark\":\"a\xffb\"}", 0, b""))
+        .unwrap()
+        .unwrap();
+    assert_eq!(cmd.remark.as_deref(), Some("a\u{FFFD}b"));
+    // Binary: the same for remark and extFields, and bytes after extFields are ignored
+    // (`rocketMQProtocolDecode` stops reading there).
+    let mut h = BytesMut::new();
+    h.put_i16(34);
+    h.put_u8(0);
+    h.put_i16(401);
+    h.put_i32(9);
+    h.put_i32(0);
+    h.put_i32(2);
+    h.put_slice(b"r\xfe");
+    let mut ext = BytesMut::new();
+    ext.put_i16(1);
+    ext.put_slice(b"k");
+    ext.put_i32(2);
+    ext.put_slice(b"v\xff");
+    h.put_i32(ext.len() as i32);
+    h.put_slice(&ext);
+    h.put_slice(b"trailing");
+    let cmd = RemotingCodec::new()
+        .decode(&mut frame_of(&h, 1, b"body"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(cmd.code, 34);
+    assert_eq!(cmd.opaque, 9);
+    assert_eq!(cmd.remark.as_deref(), Some("r\u{FFFD}"));
+    assert_eq!(cmd.ext_fields.get("k"), Some("v\u{FFFD}"));
+    assert_eq!(&cmd.body[..], b"body");
+}
+
+#[test]
 fn response_and_oneway_flags() {
     let req = RemotingCommand::request(rocketmq_sdk::protocol::RequestCode::HEART_BEAT)
         .with_opaque(9)
@@ -201,13 +238,9 @@ fn malformed_frames_give_typed_errors() {
         RemotingCodec::new().decode(&mut frame_of(b"{}", 7, b"")),
         Err(ProtocolError::UnknownSerializeType(7))
     ));
-    // Invalid JSON and invalid UTF-8.
+    // Invalid JSON.
     assert!(matches!(
         RemotingCodec::new().decode(&mut frame_of(b"{\"code\":", 0, b"")),
-        Err(ProtocolError::Json { .. })
-    ));
-    assert!(matches!(
-        RemotingCodec::new().decode(&mut frame_of(b"{\"remark\":\"\xff\"}", 0, b"")),
         Err(ProtocolError::Json { .. })
     ));
     // Length smaller than the header word.

@@ -78,7 +78,7 @@ pub struct TransactionInfo {
 /// The checker's settings (upstream `BrokerConfig.transaction*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TransactionConfig {
-    /// How often the checker runs (`transactionCheckInterval`, 30 s in 5.x).
+    /// How often the checker runs (`transactionCheckInterval`, 60 s in 4.9.x and 5.x).
     pub(crate) check_interval: Duration,
     /// How old a half must be before it is checked (`transactionTimeOut`, 6 s).
     pub(crate) timeout: Duration,
@@ -89,7 +89,7 @@ pub(crate) struct TransactionConfig {
 impl Default for TransactionConfig {
     fn default() -> Self {
         TransactionConfig {
-            check_interval: Duration::from_secs(30),
+            check_interval: Duration::from_secs(60),
             timeout: Duration::from_secs(6),
             check_max: 15,
         }
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn defaults_are_upstreams() {
         let c = TransactionConfig::default();
-        assert_eq!(c.check_interval, Duration::from_secs(30));
+        assert_eq!(c.check_interval, Duration::from_secs(60));
         assert_eq!(c.timeout, Duration::from_secs(6));
         assert_eq!(c.check_max, 15);
     }

@@ -77,7 +77,7 @@ pub fn decode_binary_header(mut buf: &[u8]) -> Result<RemotingCommand, ProtocolE
     let remark = if remark_len == 0 {
         None
     } else {
-        let s = utf8(&buf[..remark_len], "remark")?.to_owned();
+        let s = String::from_utf8_lossy(&buf[..remark_len]).into_owned();
         buf.advance(remark_len);
         Some(s)
     };
@@ -89,22 +89,19 @@ pub fn decode_binary_header(mut buf: &[u8]) -> Result<RemotingCommand, ProtocolE
     while ext_bytes.has_remaining() {
         need(ext_bytes, 2, "ext key length")?;
         let key_len = read_len(ext_bytes.get_i16() as i32, ext_bytes.remaining(), "ext key")?;
-        let key = utf8(&ext_bytes[..key_len], "ext key")?.to_owned();
+        let key = String::from_utf8_lossy(&ext_bytes[..key_len]).into_owned();
         ext_bytes.advance(key_len);
         need(ext_bytes, 4, "ext value length")?;
         let val_len = read_len(ext_bytes.get_i32(), ext_bytes.remaining(), "ext value")?;
-        let val = utf8(&ext_bytes[..val_len], "ext value")?;
+        let val = String::from_utf8_lossy(&ext_bytes[..val_len]);
         ext_bytes.advance(val_len);
         if key_len > 0 && val_len > 0 {
-            ext.insert(key, val);
+            ext.insert(key, val.as_ref());
         }
     }
-    if buf.has_remaining() {
-        return Err(ProtocolError::BadLength {
-            what: "binary header",
-            detail: format!("{} trailing bytes after extFields", buf.remaining()),
-        });
-    }
+    // Java's `rocketMQProtocolDecode` stops after extFields and ignores whatever follows,
+    // and reads strings with `new String(bytes, UTF_8)` (invalid bytes become U+FFFD):
+    // accept what the Java broker accepts.
     Ok(RemotingCommand {
         code,
         language,
@@ -137,8 +134,4 @@ fn read_len(len: i32, remaining: usize, what: &'static str) -> Result<usize, Pro
         });
     }
     Ok(len as usize)
-}
-
-fn utf8<'a>(bytes: &'a [u8], what: &'static str) -> Result<&'a str, ProtocolError> {
-    std::str::from_utf8(bytes).map_err(|_| ProtocolError::Utf8(what))
 }

@@ -139,6 +139,15 @@ fn command_from(raw: RawHeader) -> Option<RemotingCommand> {
 
 /// The serde decoder: the reference for what is accepted and how errors read.
 fn decode_json_header_serde(bytes: &[u8]) -> Result<RemotingCommand, ProtocolError> {
+    // Java decodes the header with `new String(bytes, UTF_8)` before fastjson sees it, so
+    // invalid bytes become U+FFFD instead of failing the request.
+    let lossy;
+    let bytes = if std::str::from_utf8(bytes).is_ok() {
+        bytes
+    } else {
+        lossy = String::from_utf8_lossy(bytes).into_owned();
+        lossy.as_bytes()
+    };
     let raw: RawHeader =
         serde_json::from_slice(bytes).map_err(|e| ProtocolError::json("command header", e))?;
     let version = i16::try_from(raw.version).map_err(|_| ProtocolError::InvalidField {

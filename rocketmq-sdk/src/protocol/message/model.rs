@@ -156,10 +156,12 @@ impl Message {
         self.put_property(keys::TIMER_DELAY_MS, ms.to_string());
     }
 
-    /// Whether the broker should wait for the flush before replying (`WAIT`); true unless
-    /// the property says exactly `"false"`, like Java's `isWaitStoreMsgOK`.
+    /// Whether the broker should wait for the flush before replying (`WAIT`): true when the
+    /// property is absent, otherwise Java's `Boolean.parseBoolean` of it (only `true`, in any
+    /// case, is true), like `isWaitStoreMsgOK`.
     pub fn wait_store_msg_ok(&self) -> bool {
-        self.property(keys::WAIT).is_none_or(|v| v != "false")
+        self.property(keys::WAIT)
+            .is_none_or(|v| v.eq_ignore_ascii_case("true"))
     }
 
     /// Sets `WAIT`.
@@ -385,6 +387,15 @@ mod tests {
         m.set_wait_store_msg_ok(false);
         assert!(!m.wait_store_msg_ok());
         assert!(Message::default().wait_store_msg_ok());
+        for (raw, wait) in [
+            ("TRUE", true),
+            ("false", false),
+            ("0", false),
+            ("yes", false),
+        ] {
+            m.put_property(keys::WAIT, raw);
+            assert_eq!(m.wait_store_msg_ok(), wait, "WAIT={raw}");
+        }
         m.set_tags("TagA");
         m.set_keys(["k1", "k2"]);
         assert_eq!(m.keys(), Some("k1 k2"));

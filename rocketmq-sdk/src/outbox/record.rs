@@ -11,7 +11,7 @@ use serde::ser::SerializeMap;
 use super::error::{OutboxError, OutboxResult};
 use crate::error::Error;
 use crate::protocol::message::Message;
-use crate::protocol::topic::{is_system_topic, validate_topic};
+use crate::protocol::topic::{is_not_allowed_send_topic, validate_topic};
 
 /// The longest sharding key accepted (characters): the column is `VARCHAR(255)`.
 pub const MAX_SHARD_KEY_CHARS: usize = 255;
@@ -183,9 +183,9 @@ impl NewRow {
     pub(crate) fn from_message(message: Message, now_ms: i64) -> OutboxResult<NewRow> {
         let invalid = |reason: String| OutboxError::Sdk(Error::InvalidMessage(reason));
         validate_topic(&message.topic).map_err(|e| invalid(e.to_string()))?;
-        if is_system_topic(&message.topic) {
+        if is_not_allowed_send_topic(&message.topic) {
             return Err(invalid(format!(
-                "{:?} is a system topic; sending to it is not allowed",
+                "Sending message to topic[{}] is forbidden (a broker-internal topic).",
                 message.topic
             )));
         }
@@ -296,7 +296,7 @@ mod tests {
             Message::new("", "x"),
             Message::new("bad topic!", "x"),
             Message::new("t", ""),
-            Message::new("TBW102", "x"),
+            Message::new("RMQ_SYS_TRANS_HALF_TOPIC", "x"),
             {
                 let mut m = Message::new("t", "x");
                 m.put_property("k", "a\u{1}b");

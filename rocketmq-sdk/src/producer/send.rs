@@ -18,7 +18,7 @@ use crate::protocol::message::batch::build_batch;
 use crate::protocol::message::compress::zlib_compress;
 use crate::protocol::message::sysflag::{self, CompressionType};
 use crate::protocol::message::{Message, MessageQueue, keys};
-use crate::protocol::topic::{is_system_topic, validate_topic};
+use crate::protocol::topic::{is_not_allowed_send_topic, validate_topic};
 use crate::protocol::{ExtFields, RemotingCommand, RequestCode};
 
 /// A message ready for the wire, independent of the queue it goes to.
@@ -202,9 +202,9 @@ const BROKER_NAME_KEY: &str = "n";
 impl ProducerInner {
     fn check_message(&self, message: &Message) -> Result<()> {
         validate_topic(&message.topic).map_err(|e| Error::InvalidMessage(e.to_string()))?;
-        if is_system_topic(&message.topic) {
+        if is_not_allowed_send_topic(&message.topic) {
             return Err(Error::InvalidMessage(format!(
-                "{:?} is a system topic; sending to it is not allowed",
+                "Sending message to topic[{}] is forbidden (a broker-internal topic).",
                 message.topic
             )));
         }

@@ -31,7 +31,26 @@ pub fn dlq_topic(group: &str) -> String {
     format!("{DLQ_GROUP_TOPIC_PREFIX}{group}")
 }
 
-/// Whether `topic` is a broker-internal topic that clients may not send to.
+/// Topics no client may send to (`TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET`, the same in
+/// 4.9.x and 5.x); Java's producer refuses them before sending and its broker answers
+/// NO_PERMISSION. Other system topics (`TBW102`, `RMQ_SYS_TRACE_TOPIC`, `rmq_sys_*`) are
+/// accepted, as there.
+pub const NOT_ALLOWED_SEND_TOPICS: [&str; 6] = [
+    SCHEDULE_TOPIC,
+    TRANS_HALF_TOPIC,
+    TRANS_OP_HALF_TOPIC,
+    TRANS_CHECK_MAX_TIME_TOPIC,
+    "SELF_TEST_TOPIC",
+    "OFFSET_MOVED_EVENT",
+];
+
+/// Whether a client may not send to `topic` (see [`NOT_ALLOWED_SEND_TOPICS`]).
+pub fn is_not_allowed_send_topic(topic: &str) -> bool {
+    NOT_ALLOWED_SEND_TOPICS.contains(&topic)
+}
+
+/// Whether `topic` is a broker-internal topic (`TopicValidator.isSystemTopic` and the
+/// `rmq_sys_`/`RMQ_SYS_` prefixes).
 pub fn is_system_topic(topic: &str) -> bool {
     matches!(
         topic,
@@ -119,6 +138,16 @@ mod tests {
         assert!(validate_topic(&format!("%RETRY%{}", "g".repeat(200))).is_ok());
         assert!(is_system_topic("TBW102") && is_system_topic("RMQ_SYS_TRANS_HALF_TOPIC"));
         assert!(!is_system_topic("orders"));
+        assert!(is_not_allowed_send_topic("SCHEDULE_TOPIC_XXXX"));
+        assert!(is_not_allowed_send_topic("OFFSET_MOVED_EVENT"));
+        for allowed in [
+            "TBW102",
+            "RMQ_SYS_TRACE_TOPIC",
+            "rmq_sys_wheel_timer",
+            "orders",
+        ] {
+            assert!(!is_not_allowed_send_topic(allowed), "{allowed}");
+        }
         assert_eq!(retry_topic("g"), "%RETRY%g");
         assert_eq!(dlq_topic("g"), "%DLQ%g");
     }

@@ -1,6 +1,6 @@
 //! Transactional messages end to end: the SDK's transactional producer against the
 //! embedded broker over loopback, with the broker on a manual clock so check-backs happen
-//! when a test moves time, not after 30 real seconds.
+//! when a test moves time, not after 60 real seconds.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,7 +26,7 @@ const T: Duration = Duration::from_secs(10);
 const TOPIC: &str = "payments";
 const T0: i64 = 1_700_000_000_000;
 /// Upstream's check interval, which the broker keeps by default.
-const INTERVAL_MS: i64 = 30_000;
+const INTERVAL_MS: i64 = 60_000;
 
 /// A listener whose answers a test sets, and which records the checks it gets.
 #[derive(Clone)]
@@ -222,6 +222,8 @@ async fn a_committed_transaction_is_delivered_exactly_once() {
     let consumer_client = s.client_with_heartbeat(Duration::from_millis(300)).await;
     let (consumer, received) = s.consumer(&consumer_client, "c-commit").await;
 
+    let requests = s.broker.broker(0).faults().requests();
+    requests.start();
     let receipt = producer.send(msg("paid"), &None).await.unwrap();
     assert_eq!(receipt.state, TransactionState::Commit);
     assert_eq!(receipt.receipt.status, SendStatus::SendOk);
@@ -243,6 +245,23 @@ async fn a_committed_transaction_is_delivered_exactly_once() {
     assert_eq!(m.prepared_transaction_offset, half.commit_log_offset);
     assert_eq!(half.offset_msg_id(), receipt.receipt.offset_msg_id);
     s.wait_settled().await;
+    // END_TRANSACTION carries what both Java brokers read: 4.9.x the broker name, 5.x the
+    // transaction id (the golden captures show each Java client sending its own).
+    let ends = requests.of(RequestCode::END_TRANSACTION);
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    let end = &ends[0];
+    assert_eq!(
+        end.field("bname"),
+        Some(receipt.receipt.queue.broker_name.as_str())
+    );
+    assert_eq!(end.field("producerGroup"), Some("tx-commit"));
+    assert_eq!(end.field("commitOrRollback"), Some("8"));
+    assert_eq!(end.field("fromTransactionCheck"), Some("false"));
+    assert_eq!(end.field("msgId"), Some(receipt.receipt.msg_id.as_str()));
+    assert_eq!(
+        end.field("transactionId"),
+        Some(receipt.receipt.msg_id.as_str())
+    );
 
     // Time passes: no check, no second copy.
     for _ in 0..3 {

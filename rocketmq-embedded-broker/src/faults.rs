@@ -27,6 +27,8 @@
 //!   client pulls the same range again ([`Faults::duplicate_deliveries`]); seeded with
 //!   [`Faults::seed`] for reproducible runs.
 //!
+//! The same set also records what clients sent, when asked ([`Faults::requests`]).
+//!
 //! Crash and restart from the same store live on the harness
 //! ([`crate::EmbeddedBroker::crash`], [`crate::BrokerHandle::restart`]).
 
@@ -38,6 +40,7 @@ use std::time::Duration;
 use rocketmq_sdk::protocol::{RequestCode, ResponseCode};
 use tokio::sync::watch;
 
+use crate::request_log::RequestLog;
 use crate::server::ClientChannel;
 
 /// Which requests a rule applies to.
@@ -136,6 +139,7 @@ pub(crate) struct Verdict {
 pub struct Faults {
     state: Mutex<State>,
     paused: watch::Sender<bool>,
+    requests: RequestLog,
 }
 
 impl Default for Faults {
@@ -143,6 +147,7 @@ impl Default for Faults {
         Faults {
             state: Mutex::new(State::default()),
             paused: watch::channel(false).0,
+            requests: RequestLog::default(),
         }
     }
 }
@@ -167,6 +172,13 @@ impl Faults {
     /// An empty set: nothing is injected.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The requests received by whoever consults this set (a broker, or with the cluster-wide
+    /// set every broker and the name server), once [`RequestLog::start`] is called: for
+    /// tests that check what a client put on the wire.
+    pub fn requests(&self) -> &RequestLog {
+        &self.requests
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

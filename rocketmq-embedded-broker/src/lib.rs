@@ -109,6 +109,7 @@ pub mod inspect;
 pub mod namesrv;
 mod processor;
 pub mod replication;
+pub mod request_log;
 pub mod server;
 pub mod store;
 pub mod transaction;
@@ -121,4 +122,5 @@ pub use embedded::{BrokerHandle, EmbeddedBroker, EmbeddedBrokerBuilder, FlushMod
 pub use error::BrokerError;
 pub use faults::Faults;
 pub use replication::ReplicationMode;
+pub use request_log::{RecordedRequest, RequestLog};
 pub use transaction::{TransactionInfo, TransactionStatus};

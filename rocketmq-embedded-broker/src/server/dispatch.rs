@@ -149,6 +149,9 @@ impl Dispatcher {
         let opaque = request.opaque;
         let code = request.code;
         let serialize_type = request.serialize_type;
+        for f in &self.faults {
+            f.requests().observe(&request);
+        }
         let denied = self
             .acl
             .as_ref()

@@ -16,7 +16,7 @@ use super::{Producer, ProducerBuilder, SendReceipt, SendStatus};
 use crate::client::ProducerHooks;
 use crate::error::{Error, Result};
 use crate::protocol::header::{
-    CheckTransactionStateRequestHeader, EndTransactionRequestHeader, TransactionCommitType,
+    CheckTransactionStateRequestHeader, EndTransactionRequestHeader, RpcBase, TransactionCommitType,
 };
 use crate::protocol::message::id::decode_offset_msg_id;
 use crate::protocol::message::{DecodeOptions, Message, MessageExt, decode_message_ext, keys};
@@ -294,7 +294,9 @@ impl<L: TransactionListener> TransactionProducer<L> {
             from_transaction_check: false,
             msg_id: receipt.msg_id.clone(),
             transaction_id: receipt.transaction_id.clone(),
-            ..Default::default()
+            // 4.9.x Java producers name the broker (`bname`), 5.x ones the transaction id:
+            // send both, each broker reads what it knows.
+            rpc: RpcBase::broker(&receipt.queue.broker_name),
         };
         let client = &self.producer.inner.client;
         let route = client.topic_route(&receipt.queue.topic).await?;

@@ -85,6 +85,35 @@ async fn send_with_the_v1_header_and_a_negative_queue_id() {
 }
 
 #[tokio::test]
+async fn a_negative_queue_id_gets_a_random_queue_as_upstream() {
+    let broker = EmbeddedBroker::start().await.unwrap();
+    broker.create_topic("T", 4).await.unwrap();
+    let conn = connect(&broker.broker_addrs()[0]).await;
+    let mut picked = Vec::new();
+    for i in 0..400 {
+        picked.push(
+            send_ok(&conn, "T", -1, format!("m{i}").as_bytes())
+                .await
+                .queue_id,
+        );
+    }
+    let mut per_queue = [0usize; 4];
+    for q in &picked {
+        per_queue[usize::try_from(*q).unwrap()] += 1;
+    }
+    // Uniform: each queue near 100 (the bound is > 6 standard deviations away).
+    assert!(
+        per_queue.iter().all(|n| (40..=160).contains(n)),
+        "{per_queue:?}"
+    );
+    // Random, not round-robin (`randomQueueId`): a strict 0,1,2,3 cycle would be
+    // chance once in 4^399.
+    let cyclic = picked.windows(2).all(|w| w[1] == (w[0] + 1) % 4);
+    assert!(!cyclic, "{picked:?}");
+    assert_eq!(broker.messages("T").unwrap().len(), 400);
+}
+
+#[tokio::test]
 async fn batch_sends_store_each_message_and_join_the_ids() {
     let broker = EmbeddedBroker::start().await.unwrap();
     broker.create_topic("B", 1).await.unwrap();

@@ -4,7 +4,7 @@
 //! offset msgId and queue position.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use rocketmq_sdk::protocol::body::register::perm;
@@ -28,21 +28,31 @@ const MAX_BATCH_TOPIC_LEN: usize = 127;
 
 pub(crate) struct SendProcessor {
     core: Arc<BrokerCore>,
-    /// Picks queues for `queueId < 0` (upstream draws a random number; any spread works).
-    next_queue: AtomicU32,
+    /// State of the random draw for `queueId < 0` (upstream `randomQueueId`:
+    /// `ThreadLocalRandom.nextInt(99999999) % writeQueueNums`).
+    rng: AtomicU64,
 }
 
 impl SendProcessor {
     pub(crate) fn new(core: Arc<BrokerCore>) -> Self {
         SendProcessor {
             core,
-            next_queue: AtomicU32::new(0),
+            rng: AtomicU64::new(rocketmq_sdk::protocol::message::id::random_seed() as u64),
         }
     }
 
+    /// A uniformly random queue, as upstream picks one (not round-robin: a client that
+    /// relies on the spread sees the same distribution as against a Java broker).
     fn pick_queue(&self, queues: i32) -> i32 {
-        let n = self.next_queue.fetch_add(1, Ordering::Relaxed);
-        (n % queues.max(1) as u32) as i32
+        // splitmix64 over an atomic counter: lock-free, and a good enough spread.
+        let mut z = self
+            .rng
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z % queues.max(1) as u64) as i32
     }
 }
 

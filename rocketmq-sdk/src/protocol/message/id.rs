@@ -170,45 +170,50 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The start of the month containing `ms` and the start of the next month (ms since the
+/// epoch), in the local time zone — Java's `Calendar.getInstance()` in
+/// `MessageClientIDSetter.setStartTime`, so ids carry the same time field as a Java
+/// producer's on the same host and Java tools decode them to the right time.
+pub fn month_window_local(ms: i64) -> (i64, i64) {
+    month_window_in(&chrono::Local, ms)
 }
 
-/// The (year, month) of a day count since 1970-01-01.
-fn year_month_from_days(z: i64) -> (i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400;
-    (if m <= 2 { y + 1 } else { y }, m)
-}
-
-const DAY_MS: i64 = 86_400_000;
-
-/// The UTC start of the month containing `ms` and the start of the next month, both in
-/// ms since the epoch.
-///
-/// Java computes this in the JVM's local time zone; UTC is used here because the layer has
-/// no time-zone data. Only [`UniqIdInfo::nearly_time_ms`] interprets the value, so ids
-/// stay unique and well-formed either way.
-pub fn month_window_utc(ms: i64) -> (i64, i64) {
-    let (y, m) = year_month_from_days(ms.div_euclid(DAY_MS));
+/// [`month_window_local`] in a given time zone.
+pub fn month_window_in<Tz: chrono::TimeZone>(tz: &Tz, ms: i64) -> (i64, i64) {
+    use chrono::Datelike;
+    let Some(t) = tz.timestamp_millis_opt(ms).earliest() else {
+        return (ms, ms);
+    };
+    let (y, m) = (t.year(), t.month());
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    (
-        days_from_civil(y, m, 1).saturating_mul(DAY_MS),
-        days_from_civil(ny, nm, 1).saturating_mul(DAY_MS),
-    )
+    (month_start_in(tz, y, m, ms), month_start_in(tz, ny, nm, ms))
+}
+
+/// Local midnight of the 1st of `y-m`. Where a time-zone change skips that midnight, the
+/// first instant after the gap, as Java's lenient `Calendar` resolves it.
+fn month_start_in<Tz: chrono::TimeZone>(tz: &Tz, y: i32, m: u32, fallback: i64) -> i64 {
+    use chrono::NaiveDate;
+    let Some(midnight) = NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.and_hms_opt(0, 0, 0))
+    else {
+        return fallback;
+    };
+    (0..=24 * 4)
+        .find_map(|quarter| {
+            let local = midnight + chrono::Duration::minutes(15 * quarter);
+            tz.from_local_datetime(&local).earliest()
+        })
+        .map_or(fallback, |t| t.timestamp_millis())
+}
+
+/// Java's clamp in `createUniqIDBuffer`: a time slightly before the month start (the clock
+/// stepped back, e.g. by NTP) is written as 0, not as a huge wrapped value.
+fn millis_since(start: i64, now_ms: i64) -> i32 {
+    let diff = now_ms.wrapping_sub(start) as i32;
+    if diff < 0 && diff > -1_000_000 {
+        0
+    } else {
+        diff
+    }
 }
 
 /// A clock-derived stand-in for the host IP (Java `createFakeIP`: the low 4 bytes of the
@@ -234,10 +239,11 @@ pub fn random_seed() -> i32 {
 /// Thread-safe and lock-free: the fixed prefix is precomputed, the counter is atomic, and
 /// the month window is only recomputed when the clock leaves it.
 ///
-/// The month starts in UTC here, where Java uses the JVM's local time zone (see
-/// [`month_window_utc`]); this only shifts the time field, never the id's uniqueness.
+/// The month starts at local midnight, as in Java (see [`month_window_local`]).
 #[derive(Debug)]
 pub struct UniqIdGenerator {
+    /// `None`: the local time zone, as Java; a fixed offset for reproducible ids.
+    zone: Option<chrono::FixedOffset>,
     prefix: String,
     counter: AtomicU16,
     month_start: AtomicI64,
@@ -259,12 +265,42 @@ impl UniqIdGenerator {
         fixed[n..n + 2].copy_from_slice(&pid.to_be_bytes());
         fixed[n + 2..n + 6].copy_from_slice(&seed.to_be_bytes());
         let prefix = to_hex_upper(&fixed[..n + 6]);
-        let (start, next) = month_window_utc(now_ms());
+        let (start, next) = month_window_local(now_ms());
         UniqIdGenerator {
+            zone: None,
             prefix,
             counter: AtomicU16::new(0),
             month_start: AtomicI64::new(start),
             next_month_start: AtomicI64::new(next),
+        }
+    }
+
+    /// The same generator with months counted in a fixed UTC offset instead of the local
+    /// time zone (reproducible ids in tests, or a producer that must match Java processes
+    /// running with another `user.timezone`).
+    pub fn with_zone(self, zone: chrono::FixedOffset) -> Self {
+        let (start, next) = month_window_in(&zone, now_ms());
+        self.month_start.store(start, Ordering::Release);
+        self.next_month_start.store(next, Ordering::Release);
+        UniqIdGenerator {
+            zone: Some(zone),
+            ..self
+        }
+    }
+
+    /// Starts the month window at `ms`, as if the generator had been made then.
+    #[cfg(test)]
+    fn made_at(self, ms: i64) -> Self {
+        let (start, next) = self.month_window(ms);
+        self.month_start.store(start, Ordering::Release);
+        self.next_month_start.store(next, Ordering::Release);
+        self
+    }
+
+    fn month_window(&self, ms: i64) -> (i64, i64) {
+        match &self.zone {
+            Some(zone) => month_window_in(zone, ms),
+            None => month_window_local(ms),
         }
     }
 
@@ -276,15 +312,17 @@ impl UniqIdGenerator {
     /// The next id, stamped with `now_ms` (ms since the epoch).
     pub fn next_id_at(&self, now_ms: i64) -> String {
         let mut start = self.month_start.load(Ordering::Acquire);
-        if now_ms >= self.next_month_start.load(Ordering::Acquire) || now_ms < start {
+        // Like Java, the window only moves forward: a clock that steps back keeps the
+        // current month (and a small negative difference is clamped to 0).
+        if now_ms >= self.next_month_start.load(Ordering::Acquire) {
             // Racing threads compute the same window, so plain stores are enough.
-            let (s, n) = month_window_utc(now_ms);
+            let (s, n) = self.month_window(now_ms);
             self.month_start.store(s, Ordering::Release);
             self.next_month_start.store(n, Ordering::Release);
             start = s;
         }
         let mut tail = [0u8; 6];
-        tail[..4].copy_from_slice(&(now_ms.wrapping_sub(start) as i32).to_be_bytes());
+        tail[..4].copy_from_slice(&millis_since(start, now_ms).to_be_bytes());
         tail[4..].copy_from_slice(&self.counter.fetch_add(1, Ordering::Relaxed).to_be_bytes());
         let mut id = String::with_capacity(self.prefix.len() + 12);
         id.push_str(&self.prefix);
@@ -312,13 +350,18 @@ pub struct UniqIdInfo {
 
 impl UniqIdInfo {
     /// The approximate creation time in ms since the epoch, given the current time,
-    /// as Java `getNearlyTimeFromID` (but with UTC months): the current month's start
-    /// plus the offset, or the previous month's if that lands in the future.
+    /// as Java `getNearlyTimeFromID`: the current local month's start plus the offset, or
+    /// the previous month's if that lands in the future.
     pub fn nearly_time_ms(&self, now_ms: i64) -> i64 {
+        self.nearly_time_ms_in(&chrono::Local, now_ms)
+    }
+
+    /// [`nearly_time_ms`](Self::nearly_time_ms) in a given time zone.
+    pub fn nearly_time_ms_in<Tz: chrono::TimeZone>(&self, tz: &Tz, now_ms: i64) -> i64 {
         let span = i64::from(self.millis_in_month);
-        let (start, _) = month_window_utc(now_ms);
+        let (start, _) = month_window_in(tz, now_ms);
         let start = if start.saturating_add(span) >= now_ms {
-            month_window_utc(start.saturating_sub(1)).0
+            month_window_in(tz, start.saturating_sub(1)).0
         } else {
             start
         };
@@ -416,27 +459,44 @@ mod tests {
         assert!(decode_offset_msg_id(&"é".repeat(16)).is_err());
     }
 
+    const DAY_MS: i64 = 86_400_000;
+
+    fn utc() -> chrono::FixedOffset {
+        chrono::FixedOffset::east_opt(0).unwrap()
+    }
+
+    fn shanghai() -> chrono::FixedOffset {
+        chrono::FixedOffset::east_opt(8 * 3600).unwrap()
+    }
+
     #[test]
     fn month_window() {
+        let w = |ms| month_window_in(&utc(), ms);
         // 2024-02-29T12:00:00Z = 1709208000000; Feb 2024 starts 1706745600000, Mar 1709251200000.
-        assert_eq!(
-            month_window_utc(1_709_208_000_000),
-            (1_706_745_600_000, 1_709_251_200_000)
-        );
+        assert_eq!(w(1_709_208_000_000), (1_706_745_600_000, 1_709_251_200_000));
         // 2023-12-31T23:59:59.999Z rolls into 2024-01-01 = 1704067200000.
+        assert_eq!(w(1_704_067_199_999), (1_701_388_800_000, 1_704_067_200_000));
+        assert_eq!(w(0), (0, 31 * DAY_MS));
+        assert_eq!(w(-1), (-31 * DAY_MS, 0));
+        let _ = w(i64::MAX);
+        let _ = w(i64::MIN);
+        let _ = month_window_local(i64::MAX);
+        // In UTC+8 (where most RocketMQ producers run) the month starts 8 h earlier, and
+        // 2024-02-29T20:00Z is already March there.
+        const H8: i64 = 8 * 3_600_000;
+        let w8 = |ms| month_window_in(&shanghai(), ms);
         assert_eq!(
-            month_window_utc(1_704_067_199_999),
-            (1_701_388_800_000, 1_704_067_200_000)
+            w8(1_709_208_000_000),
+            (1_706_745_600_000 - H8, 1_709_251_200_000 - H8)
         );
-        assert_eq!(month_window_utc(0), (0, 31 * DAY_MS));
-        assert_eq!(month_window_utc(-1), (-31 * DAY_MS, 0));
-        let _ = month_window_utc(i64::MAX);
-        let _ = month_window_utc(i64::MIN);
+        assert_eq!(w8(1_709_236_800_000).0, 1_709_251_200_000 - H8);
     }
 
     #[test]
     fn uniq_id_layout() {
-        let g = UniqIdGenerator::with_parts("192.168.1.2".parse().unwrap(), 0x1234, -2);
+        let g = UniqIdGenerator::with_parts("192.168.1.2".parse().unwrap(), 0x1234, -2)
+            .with_zone(utc())
+            .made_at(1_709_208_000_000);
         // 2024-02-29T12:00:00Z is 28 days + 12 h after the month start = 2_462_400_000 ms,
         // which wraps to a negative i32 exactly as Java's (int) cast does.
         let id = g.next_id_at(1_709_208_000_000);
@@ -450,19 +510,43 @@ mod tests {
         assert_eq!((info.pid, info.seed, info.counter), (0x1234, -2, 0));
         assert_eq!(info.millis_in_month, 2_462_400_000);
         assert_eq!(
-            info.nearly_time_ms(1_709_208_000_000 + 5),
+            info.nearly_time_ms_in(&utc(), 1_709_208_000_000 + 5),
             1_709_208_000_000
         );
         // A small offset: 2024-03-01T00:00:01.5Z is 1500 ms into March.
         let id2 = g.next_id_at(1_709_251_201_500);
         assert_eq!(&id2[20..28], "000005DC");
         let info2 = parse_uniq_id(&id2).unwrap();
-        assert_eq!(info2.nearly_time_ms(1_709_251_300_000), 1_709_251_201_500);
-        // Read in the next month, the time still lands in March.
         assert_eq!(
-            info2.nearly_time_ms(1_711_929_600_000 + 1000),
+            info2.nearly_time_ms_in(&utc(), 1_709_251_300_000),
             1_709_251_201_500
         );
+        // Read in the next month, the time still lands in March.
+        assert_eq!(
+            info2.nearly_time_ms_in(&utc(), 1_711_929_600_000 + 1000),
+            1_709_251_201_500
+        );
+        // The clock steps back 500 ms across the month start: Java keeps March and
+        // writes 0 instead of a wrapped negative difference.
+        let back = g.next_id_at(1_709_251_200_000 - 500);
+        assert_eq!(&back[20..28], "00000000");
+    }
+
+    #[test]
+    fn ids_made_and_read_in_the_same_zone_give_the_time_back() {
+        // What a Java tool in UTC+8 decodes from a UTC+8 producer's id, and ours the same.
+        let g = UniqIdGenerator::with_parts("10.0.0.1".parse().unwrap(), 7, 7)
+            .with_zone(shanghai())
+            .made_at(1_704_067_199_999);
+        for t in [
+            1_704_067_199_999,
+            1_709_208_000_000,
+            1_709_236_800_000,
+            1_717_200_000_123,
+        ] {
+            let info = parse_uniq_id(&g.next_id_at(t)).unwrap();
+            assert_eq!(info.nearly_time_ms_in(&shanghai(), t + 60_000), t, "{t}");
+        }
     }
 
     #[test]

@@ -24,8 +24,9 @@ use rocketmq_embedded_broker::FlushMode;
 use rocketmq_sdk::dedupe::memory::MemoryGuard;
 use rocketmq_sdk::dedupe::redis::RedisGuard;
 use rocketmq_suite::reliability::{
-    CrashSettings, Report, consumer_storms, crash_under_load, dedupe_storm, garbage_connections,
-    heavy, producer_storms, sync_replication_failover, table_header, total_lost,
+    CrashSettings, Report, consumer_crash, consumer_storms, crash_under_load, dedupe_storm,
+    garbage_connections, heavy, producer_storms, sync_replication_failover, table_header,
+    total_lost,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -60,6 +61,17 @@ async fn report() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await);
     run(producer_storms(if h { 20_000 } else { 5_000 }, 3).await);
+    run(consumer_crash(&exe, if h { 20_000 } else { 2_000 }, 6)
+        .await
+        .and_then(|(r, d)| {
+            if d.uncommitted_not_redelivered == 0 {
+                Ok(r)
+            } else {
+                Err(format!(
+                    "consumer crash: uncommitted work never redelivered: {d:?}"
+                ))
+            }
+        }));
     run(consumer_storms(if h { 10_000 } else { 2_000 }, 5).await);
     let storm = if h { 20_000 } else { 5_000 };
     run(dedupe_storm(MemoryGuard::new(), "memory", storm, 51)

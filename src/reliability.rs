@@ -3,9 +3,9 @@
 //! broker under injected faults and returns a [`Report`] of what was sent, acknowledged,
 //! lost and duplicated.
 //!
-//! The crash scenarios run the broker in a child process (so SIGKILL is a real kill) that
-//! is this crate's `reliability-broker` binary, or any executable that calls
-//! [`run_child_if_requested`] first thing in `main`.
+//! The crash scenarios run the broker (or, for a consumer crash, the consumer) in a child
+//! process, so SIGKILL is a real kill: this crate's `reliability-broker` binary, or any
+//! executable that calls [`run_child_if_requested`] first thing in `main`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -25,9 +25,11 @@ use tokio::process::{Child, Command};
 
 use crate::wait_until;
 
+mod consumer_crash;
 mod dedupe_storm;
 mod replication;
 
+pub use consumer_crash::{CONSUMER_CHILD_ENV, ConsumerCrash, consumer_crash};
 pub use dedupe_storm::{DedupeStorm, dedupe_storm};
 pub use replication::{ReplicationStatuses, sync_replication_failover};
 
@@ -117,9 +119,21 @@ impl Rng {
 // The broker child process.
 
 /// If [`CHILD_ENV`] is set, runs a broker as described there until killed and never
-/// returns; otherwise returns at once. Call it first thing in a synchronous `main`, outside
-/// any Tokio runtime (it starts its own).
+/// returns; if [`CONSUMER_CHILD_ENV`] is set, a consumer likewise; otherwise returns at
+/// once. Call it first thing in a synchronous `main`, outside any Tokio runtime (it starts
+/// its own).
 pub fn run_child_if_requested() {
+    if let Ok(spec) = std::env::var(CONSUMER_CHILD_ENV) {
+        let parts: Vec<&str> = spec.split('|').collect();
+        let code = match (parts.as_slice(), tokio::runtime::Runtime::new()) {
+            ([ns, group, topic, hang_after], Ok(rt)) => match hang_after.parse::<usize>() {
+                Ok(n) => rt.block_on(consumer_crash::consumer_child(ns, group, topic, n)),
+                Err(_) => 2,
+            },
+            _ => 2,
+        };
+        std::process::exit(code);
+    }
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
     };
@@ -638,11 +652,12 @@ pub async fn producer_storms(messages: usize, seed: u64) -> Result<Report, Strin
 }
 
 // ---------------------------------------------------------------------------------------
-// Scenario 4: consumer crash mid-batch, rebalance storms, redelivery.
+// Scenario 4: rebalance storms and redelivery (a real consumer crash, SIGKILL of a
+// consumer process, is `consumer_crash`).
 
-/// Produces `messages` while a consumer group goes through a member that hangs mid-batch
-/// and is then killed, members joining and leaving, cut connections and injected
-/// redeliveries. Every message must be consumed at least once; extra deliveries are
+/// Produces `messages` while a consumer group goes through a member stuck mid-batch that
+/// then leaves (gracefully: an in-process member cannot be SIGKILLed), members joining and
+/// leaving, cut connections and injected redeliveries. Every message must be consumed at least once; extra deliveries are
 /// reported as duplicates.
 ///
 /// # Errors
@@ -736,7 +751,7 @@ pub async fn consumer_storms(messages: usize, seed: u64) -> Result<Report, Strin
         next += step;
         events += 1;
         if let Some((c, consumer)) = hung.take() {
-            // The member stuck mid-batch dies without committing.
+            // The member stuck mid-batch leaves; its stuck batch is never committed.
             consumer.shutdown().await;
             c.shutdown().await;
             continue;
@@ -774,7 +789,7 @@ pub async fn consumer_storms(messages: usize, seed: u64) -> Result<Report, Strin
     pclient.shutdown().await;
     Ok(Report {
         kills: 0,
-        scenario: format!("consumer crash + rebalance ({messages})"),
+        scenario: format!("rebalance storms ({messages})"),
         sent: messages as u64,
         acknowledged: acked.len() as u64,
         lost,

@@ -8,7 +8,7 @@
 //! whose kill point is never reached fails instead of passing silently.
 
 use rocketmq_embedded_broker::FlushMode;
-use rocketmq_suite::reliability::{CrashSettings, crash_under_load, heavy};
+use rocketmq_suite::reliability::{CrashSettings, consumer_crash, crash_under_load, heavy};
 
 fn child_exe() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_reliability-broker"))
@@ -47,4 +47,30 @@ async fn async_flush_sigkill_loses_no_acknowledged_message() {
     assert!(r.acknowledged > 0, "something was acknowledged: {r:?}");
     assert_eq!(r.lost, 0, "acknowledged messages lost: {r:?}");
     assert_eq!(r.corrupt, 0, "corrupt records: {r:?}");
+}
+
+/// A consumer process killed mid-batch: no final offset persist, no unregister. The
+/// group's other instance takes over once the broker notices, so nothing is lost, and
+/// exactly the work the dead one finished past its committed offsets comes again (a
+/// graceful stop commits everything, so nothing would come again and the count would not
+/// match).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_killed_mid_batch_loses_nothing_and_its_uncommitted_work_comes_again() {
+    let messages = if heavy() { 20_000 } else { 600 };
+    let (r, d) = consumer_crash(&child_exe(), messages, 21).await.unwrap();
+    eprintln!("{r}");
+    assert_eq!(r.kills, 1, "{r:?}");
+    assert_eq!(r.acknowledged, messages as u64, "{r:?}");
+    assert_eq!(r.lost, 0, "acknowledged messages never consumed: {r:?}");
+    assert!(d.finished >= (messages / 3) as u64, "{d:?}");
+    assert!(
+        d.uncommitted > 0,
+        "the kill left finished work uncommitted: {d:?}"
+    );
+    assert_eq!(d.uncommitted_not_redelivered, 0, "{d:?}");
+    assert_eq!(
+        d.redelivered, d.uncommitted,
+        "only uncommitted work comes again: {d:?}"
+    );
+    assert_eq!(r.duplicated, d.redelivered, "{r:?} {d:?}");
 }

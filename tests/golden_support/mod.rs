@@ -211,3 +211,5 @@ pub fn split_properties(s: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+pub mod replay;

@@ -120,6 +120,8 @@ const KNOWN_DIFFERENCES: &[(&str, i32, &str, &str, &str)] = &[
     // fallback send the DLQ then holds the message twice (next two entries).
     ("5.0.0", 36, "code", "1 SYSTEM_ERROR", "0"),
     ("5.0.0", 11, "body.messages", "1 message in the DLQ", "2"),
+    ("5.0.0", 11, "extFields.maxOffset", "1 (DLQ)", "2"),
+    ("5.0.0", 11, "extFields.nextBeginOffset", "1 (DLQ)", "2"),
     ("5.0.0", 12, "body.messages", "1 message in the DLQ", "2"),
     // --- Remarks ---
     ("*", 222, "remark", "not set any response code", "none"),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use rocketmq_embedded_broker::EmbeddedBroker;
-use rocketmq_embedded_broker::store::ManualClock;
+use rocketmq_embedded_broker::store::{Clock, ManualClock};
 use rocketmq_sdk::protocol::RemotingCodec;
 use rocketmq_sdk::protocol::body::fastjson;
 use rocketmq_sdk::protocol::command::{LanguageCode, RemotingCommand, SerializeType};
@@ -649,7 +649,7 @@ pub async fn replay(t: &Transcript) -> Outcome {
 
     for (pos, f) in t.frames.iter().enumerate() {
         let now = to_ms(f.t);
-        if now > clock.now_millis_public() {
+        if now > clock.now_millis() {
             clock.set(now);
         }
         if NOT_REPLAYED.contains(&f.code) && f.c2s && !f.is_response {
@@ -926,16 +926,5 @@ fn rewrite(cmd: &mut RemotingCommand, ids: &IdMap) {
         if let Some(new) = ids.translate(&k, &v) {
             cmd.ext_fields.insert(k, new);
         }
-    }
-}
-
-trait NowMillis {
-    fn now_millis_public(&self) -> i64;
-}
-
-impl NowMillis for ManualClock {
-    fn now_millis_public(&self) -> i64 {
-        use rocketmq_embedded_broker::store::Clock;
-        self.now_millis()
     }
 }

@@ -107,10 +107,6 @@ const KNOWN_DIFFERENCES: &[(&str, i32, &str, &str, &str)] = &[
         "with it",
     ),
     // --- Codes ---
-    // QUERY_CONSUMER_OFFSET of a group with no offset: a 4.9.8 broker answers SUCCESS offset
-    // 0 when the queue's min offset is 0 and its first message is still in memory (the
-    // "V3_0_6_SNAPSHOT" rule); ours (and 5.0.0) answers QUERY_NOT_FOUND.
-    ("4.9.8", 14, "code", "0 (offset 0)", "22 QUERY_NOT_FOUND"),
     // A pull held across a resetOffsetByTime and answered at its deadline: 5.0.0 answers
     // PULL_NOT_FOUND, ours OFFSET_RESET (21), a code 5.0.0 does not send for this.
     ("5.0.0", 11, "code", "19 PULL_NOT_FOUND", "21 OFFSET_RESET"),
@@ -126,10 +122,6 @@ const KNOWN_DIFFERENCES: &[(&str, i32, &str, &str, &str)] = &[
     // --- Remarks ---
     ("*", 222, "remark", "not set any response code", "none"),
     ("5.0.0", 31, "remark", "\"\"", "none"),
-    // --- Callbacks ---
-    // NOTIFY_CONSUMER_IDS_CHANGED when a BROADCASTING consumer registers: Java sends it (as
-    // for clustering consumers); ours only for clustering groups.
-    ("*", 40, "s2c request", "1 sent", "none"),
     // --- Query results ---
     // QUERY_MESSAGE by key returns the matches oldest first on Java, newest first on ours
     // (mqadmin queryMsgByKey, 3 messages).

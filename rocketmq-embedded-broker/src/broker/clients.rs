@@ -31,10 +31,6 @@ struct ConsumerGroup {
 }
 
 impl ConsumerGroup {
-    fn is_broadcast(&self) -> bool {
-        self.message_model == Some(MessageModel::Broadcasting)
-    }
-
     /// Upstream `updateSubscription`: new topics and removed topics are changes; a newer
     /// version of a known topic replaces it quietly.
     fn update_subscriptions(&mut self, subs: &[SubscriptionData]) -> bool {
@@ -119,7 +115,9 @@ impl ClientManager {
                 .subscriptions
                 .is_some_and(|subs| group.update_subscriptions(subs));
             let changed = new_member || subs_changed;
-            let notify = if changed && reg.notify_enabled && !group.is_broadcast() {
+            // Upstream notifies broadcasting groups too (`ConsumerManager.registerConsumer` has
+            // no model check); their clients just ignore it.
+            let notify = if changed && reg.notify_enabled {
                 group.channels.values().map(|c| c.channel.clone()).collect()
             } else {
                 Vec::new()
@@ -156,7 +154,7 @@ impl ClientManager {
             if g.channels.is_empty() {
                 consumers.remove(group);
                 Vec::new()
-            } else if notify_enabled && !g.is_broadcast() {
+            } else if notify_enabled {
                 g.channels.values().map(|c| c.channel.clone()).collect()
             } else {
                 Vec::new()
@@ -260,7 +258,7 @@ impl ConnectionListener for ClientManager {
                     info!(group = %name, members = g.channels.len(), "consumer connection closed");
                     if g.channels.is_empty() {
                         emptied.push(name.clone());
-                    } else if !g.is_broadcast() {
+                    } else {
                         notices.push((
                             name.clone(),
                             g.channels

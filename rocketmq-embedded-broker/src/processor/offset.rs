@@ -58,8 +58,14 @@ impl RequestProcessor for OffsetProcessor {
 }
 
 impl OffsetProcessor {
-    /// The 4-step rule: a stored offset; else QUERY_NOT_FOUND when told not to default to
-    /// zero; else 0 when the queue still holds its first message; else QUERY_NOT_FOUND.
+    /// Upstream's rule: a stored offset; else QUERY_NOT_FOUND when told not to default to
+    /// zero (5.x clients); else 0 when the queue's min offset is 0 and message 0 is not
+    /// "in disk" (`checkInDiskByConsumeOffset`: an empty queue counts as not in disk); else
+    /// QUERY_NOT_FOUND. This store serves every message as in memory (as the pull path
+    /// does, like Java while the commit log is under `accessMessageInMemoryMaxRatio` = 40 %
+    /// of RAM), so the middle case is "min offset 0": a 4.9.x client's new group starts at
+    /// 0 then, whatever its CONSUME_FROM_* setting, exactly as against a Java broker of
+    /// that size.
     fn query_consumer_offset(&self, request: &RemotingCommand) -> RemotingCommand {
         let h: QueryConsumerOffsetRequestHeader = header!(request);
         let core = &self.core;
@@ -75,13 +81,7 @@ impl OffsetProcessor {
                 "Not found, do not set to zero, maybe this group boot first",
             );
         }
-        let store = &core.store;
-        let first_still_stored = store.min_offset(&h.topic, h.queue_id) <= 0
-            && matches!(
-                store.message_store_timestamp(&h.topic, h.queue_id, 0),
-                Ok(Some(_))
-            );
-        if first_still_stored {
+        if core.store.min_offset(&h.topic, h.queue_id) <= 0 {
             return found(0);
         }
         reply::error(

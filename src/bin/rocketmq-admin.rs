@@ -107,7 +107,8 @@ enum Command {
         idle: u64,
     },
     /// Follow a topic from its end, printing messages as they arrive, without moving any
-    /// group's offsets. Stops after `--count` messages, `--duration` seconds, or Ctrl-C.
+    /// group's offsets. Stops after `--count` messages, `--duration` seconds, Ctrl-C or
+    /// SIGTERM; fails (non-zero exit) when the topic's queues cannot be pulled.
     Tail {
         /// Topic.
         #[arg(long)]
@@ -203,6 +204,8 @@ enum AdminError {
     NotFound(String),
     #[error(transparent)]
     Sdk(#[from] SdkError),
+    #[error("cannot watch for SIGINT/SIGTERM: {0}")]
+    Signal(std::io::Error),
 }
 
 /// A time argument that could not be understood.
@@ -390,8 +393,43 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
     result
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM (`kill`, `docker stop`, systemd), watched from creation:
+/// both stop `tail` the same graceful way.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<Self, AdminError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).map_err(AdminError::Signal)?,
+                terminate: signal(SignalKind::terminate()).map_err(AdminError::Signal)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// Positions `consumer` at the end of every queue of `topic`, says so, then prints what
-/// arrives until `count` messages, `duration` seconds or Ctrl-C.
+/// arrives until `count` messages, `duration` seconds, Ctrl-C or SIGTERM. A queue that
+/// cannot be pulled (the broker refuses, the topic is gone) ends it with that error.
 async fn tail(
     consumer: &rocketmq_sdk::PullConsumer,
     topic: &str,
@@ -404,19 +442,18 @@ async fn tail(
         consumer.seek_to_end(q).await?;
     }
     println!(
-        "tailing {topic} ({} queue(s)) from the end as group {}; Ctrl-C stops",
+        "tailing {topic} ({} queue(s)) from the end as group {}; Ctrl-C or SIGTERM stops",
         queues.len(),
         consumer.group()
     );
     let want = count.unwrap_or(usize::MAX);
     let deadline = duration.map(|d| tokio::time::Instant::now() + Duration::from_secs(d));
     let mut got = 0;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut stop = StopSignals::install()?;
     while got < want && deadline.is_none_or(|d| tokio::time::Instant::now() < d) {
         let batch = tokio::select! {
             b = consumer.poll(Duration::from_millis(200)) => b?,
-            _ = &mut ctrl_c => break,
+            _ = stop.recv() => break,
         };
         for m in batch.iter().take(want - got) {
             println!("{}", describe(m));

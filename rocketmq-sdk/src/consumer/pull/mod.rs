@@ -988,7 +988,13 @@ impl PullConsumer {
         {
             warn!(group = %inner.group, error = %e, "offsets not committed at shutdown");
         } else if !inner.config.auto_commit {
-            let queues: Vec<MessageQueue> = inner.slots().into_iter().map(|(q, _)| q).collect();
+            // As commit: a queue that could never be pulled has nothing to persist.
+            let queues: Vec<MessageQueue> = inner
+                .slots()
+                .into_iter()
+                .filter(|(_, s)| s.lasting_error().is_none())
+                .map(|(q, _)| q)
+                .collect();
             let _ = inner.offsets.persist_each(&queues).await;
         }
         inner.stop.cancel();

@@ -66,10 +66,17 @@ fn read_bounded(
     Ok(out)
 }
 
-/// Compresses `data` as one LZ4 frame (independent blocks, as lz4-java's
-/// `LZ4FrameOutputStream` writes by default).
+/// Compresses `data` as one LZ4 frame shaped as lz4-java's `LZ4FrameOutputStream(out)`
+/// writes it (what upstream's `Lz4Compressor` uses): 4 MiB independent blocks, no
+/// checksums, no content size, so the header is `04 22 4D 18 60 70` and its check byte.
 pub fn lz4_compress(data: &[u8]) -> Vec<u8> {
-    let mut enc = lz4_flex::frame::FrameEncoder::new(Vec::with_capacity(data.len() / 2 + 64));
+    use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
+    let info = FrameInfo::new()
+        .block_size(BlockSize::Max4MB)
+        .block_mode(BlockMode::Independent)
+        .block_checksums(false)
+        .content_checksum(false);
+    let mut enc = FrameEncoder::with_frame_info(info, Vec::with_capacity(data.len() / 2 + 64));
     // Writing into a Vec cannot fail.
     let _ = enc.write_all(data);
     enc.finish().unwrap_or_default()

@@ -31,6 +31,9 @@ const PULL: i32 = 11;
 const LITE_PULL: i32 = 361;
 const QUERY_CONSUMER_OFFSET: i32 = 14;
 const UPDATE_CONSUMER_OFFSET: i32 = 15;
+const GET_MAX_OFFSET: i32 = 30;
+const GET_MIN_OFFSET: i32 = 31;
+const GET_CONSUMER_LIST_BY_GROUP: i32 = 38;
 const GET_ALL_CONSUMER_OFFSET: i32 = 43;
 const GET_ROUTEINFO_BY_TOPIC: i32 = 105;
 
@@ -618,4 +621,66 @@ async fn committed_is_none_for_a_group_that_never_committed_on_4_9_8() {
     assert_eq!(sent[0].ext_fields.get("setZeroIfNotFound"), Some("false"));
     c.shutdown().await;
     client.shutdown().await;
+}
+
+/// The push consumer's PULL_MESSAGE as each version's client sends it: 5.0.0 adds
+/// `maxMsgBytes` (`pullBatchSizeInBytes`, 256 KiB); 4.9.8 knows no such field.
+#[tokio::test]
+async fn push_pulls_carry_max_msg_bytes_only_to_5_x() {
+    for (version, golden, expected) in [
+        (V5_0_0, "500-query-offset-response", Some("262144")),
+        (V4_9_8, "498-query-offset-response", None),
+    ] {
+        let client_id = Arc::new(Mutex::new(String::new()));
+        let id = client_id.clone();
+        let offset_answer = vector(golden);
+        let fake = Fake::start(version, move |req| match req.code {
+            PULL | LITE_PULL => Some(not_found(req, queue_offset(req))),
+            QUERY_CONSUMER_OFFSET => Some((replay(req, &offset_answer), Duration::ZERO)),
+            GET_MAX_OFFSET | GET_MIN_OFFSET => {
+                let mut r = RemotingCommand::response_to(req, ResponseCode::SUCCESS);
+                r.ext_fields.insert("offset", "0");
+                Some((r, Duration::ZERO))
+            }
+            GET_CONSUMER_LIST_BY_GROUP => {
+                let body = serde_json::json!({ "consumerIdList": [id.lock().unwrap().clone()] });
+                Some((
+                    RemotingCommand::response_to(req, ResponseCode::SUCCESS)
+                        .with_body(body.to_string()),
+                    Duration::ZERO,
+                ))
+            }
+            _ => None,
+        })
+        .await;
+        let client = new_client(&fake.addr).await;
+        *client_id.lock().unwrap() = client.client_id().to_owned();
+        let push = client
+            .push_consumer(format!("G_push_{version}"))
+            .subscribe("T_push", "*")
+            .start(
+                |_msgs: Vec<MessageExt>, _ctx: rocketmq_sdk::consumer::ConsumeContext| async {
+                    Ok::<(), std::io::Error>(())
+                },
+            )
+            .await
+            .unwrap();
+        wait_until("push pulls", || {
+            fake.requests(PULL)
+                .iter()
+                .any(|p| p.ext_fields.get("topic") == Some("T_push"))
+        })
+        .await;
+        assert_eq!(fake.count(LITE_PULL), 0, "push pulls are PULL_MESSAGE");
+        for p in fake.requests(PULL) {
+            assert_eq!(
+                p.ext_fields.get("maxMsgBytes"),
+                expected,
+                "version {version}"
+            );
+            assert_eq!(p.ext_fields.get("suspendTimeoutMillis"), Some("15000"));
+        }
+        push.shutdown().await;
+        client.shutdown().await;
+    }
 }

@@ -764,4 +764,94 @@ mod tests {
             <Cli as clap::CommandFactory>::command()
         }
     }
+
+    /// A loopback broker (and name server) that answers like a 4.9.8 broker which
+    /// forbids the group to pull: NO_PERMISSION for every pull.
+    async fn forbidding_broker(client_id: std::sync::Arc<std::sync::Mutex<String>>) -> String {
+        use futures::{SinkExt, StreamExt};
+        use rocketmq_sdk::protocol::{RemotingCodec, RemotingCommand, ResponseCode};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let route = format!(
+            r#"{{"brokerDatas":[{{"brokerAddrs":{{"0":"{addr}"}},"brokerName":"b","cluster":"c"}}],"queueDatas":[{{"brokerName":"b","perm":6,"readQueueNums":2,"topicSysFlag":0,"writeQueueNums":2}}]}}"#
+        );
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let (route, client_id) = (route.clone(), client_id.clone());
+                tokio::spawn(async move {
+                    let mut framed = tokio_util::codec::Framed::new(sock, RemotingCodec::new());
+                    while let Some(Ok(req)) = framed.next().await {
+                        if req.is_response() || req.is_oneway() {
+                            continue;
+                        }
+                        let mut resp = match req.code {
+                            105 => RemotingCommand::response_to(&req, ResponseCode::SUCCESS)
+                                .with_body(route.clone()),
+                            11 | 361 => {
+                                RemotingCommand::response_to(&req, ResponseCode::NO_PERMISSION)
+                                    .with_remark("the consumer group pulling message is forbidden")
+                            }
+                            38 => {
+                                let id = client_id.lock().unwrap().clone();
+                                RemotingCommand::response_to(&req, ResponseCode::SUCCESS)
+                                    .with_body(format!(r#"{{"consumerIdList":["{id}"]}}"#))
+                            }
+                            _ => RemotingCommand::response_to(&req, ResponseCode::SUCCESS),
+                        };
+                        if matches!(req.code, 14 | 30 | 31) {
+                            resp.ext_fields.insert("offset", "0");
+                        }
+                        resp.version = 409;
+                        if framed.send(resp).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn is_no_permission(r: &Result<(), AdminError>) -> bool {
+        matches!(
+            r,
+            Err(AdminError::Sdk(SdkError::Broker { code, .. }))
+                if *code == rocketmq_sdk::protocol::ResponseCode::NO_PERMISSION
+        )
+    }
+
+    #[tokio::test]
+    async fn tail_and_consume_fail_with_the_brokers_refusal() {
+        let id = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let addr = forbidding_broker(id.clone()).await;
+        let client = Client::builder().name_server(&addr).build().await.unwrap();
+        *id.lock().unwrap() = client.client_id().to_owned();
+        let started = tokio::time::Instant::now();
+        let tail = command(
+            &client,
+            Command::Tail {
+                topic: "T".into(),
+                count: None,
+                duration: Some(60),
+            },
+        )
+        .await;
+        assert!(is_no_permission(&tail), "{tail:?}");
+        let consume = command(
+            &client,
+            Command::Consume {
+                topic: "T".into(),
+                group: "g".into(),
+                tags: "*".into(),
+                from: From::First,
+                count: Some(1),
+                idle: 60,
+            },
+        )
+        .await;
+        assert!(is_no_permission(&consume), "{consume:?}");
+        // Three attempts a second apart each, far from the 60 s of patience.
+        assert!(started.elapsed() < Duration::from_secs(20));
+        client.shutdown().await;
+    }
 }

@@ -281,6 +281,7 @@ fn assert_like_java(sent: &RemotingCommand, golden: &Value) {
         "maxMsgBytes",
         "bname",
         "queueOffset",
+        "subVersion",
     ] {
         assert_eq!(
             sent.ext_fields.get(key),

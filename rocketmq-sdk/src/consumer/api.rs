@@ -69,23 +69,17 @@ fn brokers() -> std::sync::MutexGuard<'static, HashMap<String, BrokerFacts>> {
 }
 
 fn note_version(addr: &str, v: i16) {
+    let fresh = BrokerFacts {
+        version: v,
+        lite_refused: false,
+    };
     let mut b = brokers();
     match b.get_mut(addr) {
         Some(f) if f.version == v => {}
-        Some(f) => {
-            *f = BrokerFacts {
-                version: v,
-                lite_refused: false,
-            }
-        }
+        // Another version: another broker process, whose abilities are re-learned.
+        Some(f) => *f = fresh,
         None => {
-            b.insert(
-                addr.to_owned(),
-                BrokerFacts {
-                    version: v,
-                    lite_refused: false,
-                },
-            );
+            b.insert(addr.to_owned(), fresh);
         }
     }
 }
@@ -104,17 +98,13 @@ fn lite_code_allowed(addr: &str) -> bool {
 }
 
 fn note_lite_refused(addr: &str) {
-    if let Some(f) = brokers().get_mut(addr) {
-        f.lite_refused = true;
-    } else {
-        brokers().insert(
-            addr.to_owned(),
-            BrokerFacts {
-                version: 0,
-                lite_refused: true,
-            },
-        );
-    }
+    brokers()
+        .entry(addr.to_owned())
+        .or_insert(BrokerFacts {
+            version: 0,
+            lite_refused: true,
+        })
+        .lite_refused = true;
 }
 
 /// Whether a pull failure will not go away by retrying the same request: the broker

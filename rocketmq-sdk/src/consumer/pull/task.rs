@@ -123,9 +123,14 @@ pub(super) async fn pull_loop(
             .get(&mq.topic)
             .cloned()
             .or_else(|| match_all.clone());
-        let Some(sub) = sub else {
+        let Some(mut sub) = sub else {
             return;
         };
+        // Java's lite pull sends subVersion 0 for tag subscriptions (the broker does not
+        // compare versions for them), the SQL92 one's version otherwise.
+        if sub.expression_type.is_tag() {
+            sub.sub_version = 0;
+        }
         let sys_flag = pull_sys_flag::build(false, true, true, false, true);
         let pull = inner.client.pull_with(
             Some(&inner.memory),

@@ -124,3 +124,95 @@ pub fn unwrap_inner_batch(outer: &MessageExt) -> Result<Vec<MessageExt>, Protoco
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::*;
+    use crate::protocol::message::batch::encode_batch;
+    use crate::protocol::message::record::encode_record;
+
+    fn rec(offset: i64, body: &'static [u8], sys_flag: i32, out: &mut BytesMut) {
+        let mut m = MessageExt::from(Message::new("T", Bytes::from_static(body)));
+        m.queue_id = 3;
+        m.queue_offset = offset;
+        m.sys_flag = sys_flag;
+        m.commit_log_offset = 1000 + offset;
+        m.store_timestamp = 77;
+        encode_record(&m, out).unwrap();
+    }
+
+    #[test]
+    fn a_bad_record_in_the_middle_costs_only_itself() {
+        let mut b = BytesMut::new();
+        rec(10, b"a", 0, &mut b);
+        rec(11, b"not zlib", sysflag::COMPRESSED, &mut b);
+        rec(12, b"c", 0, &mut b);
+        let out = decode_pulled(&b.freeze(), &DecodeOptions::default());
+        let offsets: Vec<i64> = out.messages.iter().map(|m| m.queue_offset).collect();
+        assert_eq!(offsets, [10, 12]);
+        assert_eq!(out.undecodable.len(), 1);
+        let bad = &out.undecodable[0];
+        assert_eq!(bad.queue_offset, Some(11));
+        assert!(!bad.rest_lost);
+        assert!(matches!(bad.error, ProtocolError::Decompress(_)));
+    }
+
+    #[test]
+    fn broken_framing_keeps_what_came_before() {
+        let mut b = BytesMut::new();
+        rec(0, b"a", 0, &mut b);
+        let first = b.len();
+        rec(1, b"b", 0, &mut b);
+        // The second record keeps only 40 bytes: its length field lies.
+        let body = b.freeze().slice(..first + 40);
+        let out = decode_pulled(&body, &DecodeOptions::default());
+        assert_eq!(out.messages.len(), 1);
+        assert_eq!(out.undecodable.len(), 1);
+        assert!(out.undecodable[0].rest_lost);
+        assert_eq!(out.undecodable[0].queue_offset, Some(1));
+        // Garbage too short for a header: no offset to name.
+        let out = decode_pulled(
+            &Bytes::from_static(b"\x00\x00\x00\x10xx"),
+            &DecodeOptions::default(),
+        );
+        assert!(out.messages.is_empty());
+        assert_eq!(out.undecodable[0].queue_offset, None);
+    }
+
+    #[test]
+    fn inner_batches_unwrap_at_consecutive_offsets() {
+        let mut inner = BytesMut::new();
+        let mut m1 = Message::new("T", Bytes::from_static(b"x"));
+        m1.set_tags("A");
+        let mut m2 = Message::new("T", Bytes::from_static(b"yy"));
+        m2.flag = 9;
+        encode_batch(&[m1, m2], &mut inner).unwrap();
+        let mut m = MessageExt::from(Message::new("T", inner.freeze()));
+        m.queue_id = 2;
+        m.queue_offset = 40;
+        m.sys_flag = sysflag::INNER_BATCH | sysflag::NEED_UNWRAP;
+        m.commit_log_offset = 5000;
+        let mut b = BytesMut::new();
+        encode_record(&m, &mut b).unwrap();
+        // INNER_BATCH alone (no NEED_UNWRAP) is left as it is.
+        let mut alone = m.clone();
+        alone.sys_flag = sysflag::INNER_BATCH;
+        alone.queue_offset = 42;
+        encode_record(&alone, &mut b).unwrap();
+        let out = decode_pulled(&b.freeze(), &DecodeOptions::default());
+        assert!(out.undecodable.is_empty());
+        assert_eq!(out.messages.len(), 3);
+        let (a, c) = (&out.messages[0], &out.messages[1]);
+        assert_eq!((a.queue_offset, c.queue_offset), (40, 41));
+        assert_eq!((&a.body[..], &c.body[..]), (&b"x"[..], &b"yy"[..]));
+        assert_eq!((a.tags(), c.flag), (Some("A"), 9));
+        assert_eq!(
+            (a.queue_id, a.commit_log_offset, a.topic.as_str()),
+            (2, 5000, "T")
+        );
+        assert_eq!(a.sys_flag, m.sys_flag);
+        assert_eq!(out.messages[2].queue_offset, 42);
+    }
+}

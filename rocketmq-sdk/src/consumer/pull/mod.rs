@@ -483,10 +483,9 @@ impl PullInner {
     }
 
     /// Copies polled positions into the offset store and persists them: oneway (auto
-    /// commit) or waiting for the answers.
-    /// Queues whose pulls keep failing with a lasting error are not committed (nothing
-    /// was fetched there to commit); waiting, the first such error is returned after the
-    /// others were persisted.
+    /// commit) or waiting for the answers. Queues whose pulls keep failing with a lasting
+    /// error are left out (nothing was fetched there to commit); waiting, the first such
+    /// error is returned once the others are persisted.
     async fn commit_all(&self, wait: bool) -> Result<()> {
         let slots = self.slots();
         let mut queues = Vec::with_capacity(slots.len());
@@ -535,7 +534,7 @@ impl PullInner {
     /// Queues a lasting error for `poll` and wakes it.
     pub(crate) fn surface(&self, e: Error) {
         let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
-        // One per kind is enough for a caller to act on; never an unbounded backlog.
+        // A caller acts on the first ones; a caller that never polls must not grow this.
         if errors.len() < MAX_PENDING_ERRORS {
             errors.push_back(e);
         }

@@ -107,7 +107,8 @@ enum Command {
         idle: u64,
     },
     /// Follow a topic from its end, printing messages as they arrive, without moving any
-    /// group's offsets. Stops after `--count` messages, `--duration` seconds, or Ctrl-C.
+    /// group's offsets. Stops after `--count` messages, `--duration` seconds, Ctrl-C or
+    /// SIGTERM; fails (non-zero exit) when the topic's queues cannot be pulled.
     Tail {
         /// Topic.
         #[arg(long)]
@@ -203,6 +204,8 @@ enum AdminError {
     NotFound(String),
     #[error(transparent)]
     Sdk(#[from] SdkError),
+    #[error("cannot watch for SIGINT/SIGTERM: {0}")]
+    Signal(std::io::Error),
 }
 
 /// A time argument that could not be understood.
@@ -390,8 +393,43 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
     result
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM (`kill`, `docker stop`, systemd), watched from creation:
+/// both stop `tail` the same graceful way.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<Self, AdminError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).map_err(AdminError::Signal)?,
+                terminate: signal(SignalKind::terminate()).map_err(AdminError::Signal)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// Positions `consumer` at the end of every queue of `topic`, says so, then prints what
-/// arrives until `count` messages, `duration` seconds or Ctrl-C.
+/// arrives until `count` messages, `duration` seconds, Ctrl-C or SIGTERM. A queue that
+/// cannot be pulled (the broker refuses, the topic is gone) ends it with that error.
 async fn tail(
     consumer: &rocketmq_sdk::PullConsumer,
     topic: &str,
@@ -404,19 +442,18 @@ async fn tail(
         consumer.seek_to_end(q).await?;
     }
     println!(
-        "tailing {topic} ({} queue(s)) from the end as group {}; Ctrl-C stops",
+        "tailing {topic} ({} queue(s)) from the end as group {}; Ctrl-C or SIGTERM stops",
         queues.len(),
         consumer.group()
     );
     let want = count.unwrap_or(usize::MAX);
     let deadline = duration.map(|d| tokio::time::Instant::now() + Duration::from_secs(d));
     let mut got = 0;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut stop = StopSignals::install()?;
     while got < want && deadline.is_none_or(|d| tokio::time::Instant::now() < d) {
         let batch = tokio::select! {
             b = consumer.poll(Duration::from_millis(200)) => b?,
-            _ = &mut ctrl_c => break,
+            _ = stop.recv() => break,
         };
         for m in batch.iter().take(want - got) {
             println!("{}", describe(m));
@@ -726,5 +763,95 @@ mod tests {
         fn command_for_tests() -> clap::Command {
             <Cli as clap::CommandFactory>::command()
         }
+    }
+
+    /// A loopback broker (and name server) that answers like a 4.9.8 broker which
+    /// forbids the group to pull: NO_PERMISSION for every pull.
+    async fn forbidding_broker(client_id: std::sync::Arc<std::sync::Mutex<String>>) -> String {
+        use futures::{SinkExt, StreamExt};
+        use rocketmq_sdk::protocol::{RemotingCodec, RemotingCommand, ResponseCode};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let route = format!(
+            r#"{{"brokerDatas":[{{"brokerAddrs":{{"0":"{addr}"}},"brokerName":"b","cluster":"c"}}],"queueDatas":[{{"brokerName":"b","perm":6,"readQueueNums":2,"topicSysFlag":0,"writeQueueNums":2}}]}}"#
+        );
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let (route, client_id) = (route.clone(), client_id.clone());
+                tokio::spawn(async move {
+                    let mut framed = tokio_util::codec::Framed::new(sock, RemotingCodec::new());
+                    while let Some(Ok(req)) = framed.next().await {
+                        if req.is_response() || req.is_oneway() {
+                            continue;
+                        }
+                        let mut resp = match req.code {
+                            105 => RemotingCommand::response_to(&req, ResponseCode::SUCCESS)
+                                .with_body(route.clone()),
+                            11 | 361 => {
+                                RemotingCommand::response_to(&req, ResponseCode::NO_PERMISSION)
+                                    .with_remark("the consumer group pulling message is forbidden")
+                            }
+                            38 => {
+                                let id = client_id.lock().unwrap().clone();
+                                RemotingCommand::response_to(&req, ResponseCode::SUCCESS)
+                                    .with_body(format!(r#"{{"consumerIdList":["{id}"]}}"#))
+                            }
+                            _ => RemotingCommand::response_to(&req, ResponseCode::SUCCESS),
+                        };
+                        if matches!(req.code, 14 | 30 | 31) {
+                            resp.ext_fields.insert("offset", "0");
+                        }
+                        resp.version = 409;
+                        if framed.send(resp).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn is_no_permission(r: &Result<(), AdminError>) -> bool {
+        matches!(
+            r,
+            Err(AdminError::Sdk(SdkError::Broker { code, .. }))
+                if *code == rocketmq_sdk::protocol::ResponseCode::NO_PERMISSION
+        )
+    }
+
+    #[tokio::test]
+    async fn tail_and_consume_fail_with_the_brokers_refusal() {
+        let id = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let addr = forbidding_broker(id.clone()).await;
+        let client = Client::builder().name_server(&addr).build().await.unwrap();
+        *id.lock().unwrap() = client.client_id().to_owned();
+        let started = tokio::time::Instant::now();
+        let tail = command(
+            &client,
+            Command::Tail {
+                topic: "T".into(),
+                count: None,
+                duration: Some(60),
+            },
+        )
+        .await;
+        assert!(is_no_permission(&tail), "{tail:?}");
+        let consume = command(
+            &client,
+            Command::Consume {
+                topic: "T".into(),
+                group: "g".into(),
+                tags: "*".into(),
+                from: From::First,
+                count: Some(1),
+                idle: 60,
+            },
+        )
+        .await;
+        assert!(is_no_permission(&consume), "{consume:?}");
+        // Three attempts a second apart each, far from the 60 s of patience.
+        assert!(started.elapsed() < Duration::from_secs(20));
+        client.shutdown().await;
     }
 }

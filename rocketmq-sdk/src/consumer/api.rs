@@ -2,19 +2,23 @@
 //! group membership, queue locks, send-back, and the retry-topic send that stands in for
 //! Java's inner producer.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tracing::debug;
+use tracing::{debug, info, warn};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::producer::SendStatus;
+use crate::protocol::body::fastjson;
 use crate::protocol::body::{
     CheckClientRequestBody, ConsumerListByGroupResponseBody, JsonBody, LockBatchRequestBody,
     LockBatchResponseBody, SubscriptionData, UnlockBatchRequestBody,
 };
+use crate::protocol::command::version;
+use crate::protocol::header::pull::pull_sys_flag;
 use crate::protocol::header::{
     ConsumerSendMsgBackRequestHeader, GetConsumerListByGroupRequestHeader,
     GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader,
@@ -23,7 +27,8 @@ use crate::protocol::header::{
     SearchOffsetRequestHeader, SearchOffsetResponseHeader, SendMessageRequestHeaderV2,
     UpdateConsumerOffsetRequestHeader,
 };
-use crate::protocol::message::{MessageExt, MessageQueue, decode_all, keys};
+use crate::protocol::message::record::{DecodeOptions, decode_pulled};
+use crate::protocol::message::{MessageExt, MessageQueue, keys};
 use crate::protocol::topic::{RETRY_GROUP_TOPIC_PREFIX, retry_topic};
 use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
 
@@ -39,6 +44,135 @@ fn broker_error(addr: &str, resp: RemotingCommand) -> Error {
         remark: resp.remark.unwrap_or_default(),
     }
 }
+
+/// `maxMsgBytes` of a 5.x lite pull consumer and pull consumer (`Integer.MAX_VALUE`).
+pub(crate) const LITE_MAX_MSG_BYTES: i32 = i32::MAX;
+/// `maxMsgBytes` of a 5.x push consumer (`pullBatchSizeInBytes`, 256 KiB).
+pub(crate) const PUSH_MAX_MSG_BYTES: i32 = 256 * 1024;
+
+/// What responses told about the broker at one address.
+#[derive(Debug, Clone, Copy)]
+struct BrokerFacts {
+    /// The `version` of its last response (`MQVersion.Version` ordinal).
+    version: i16,
+    /// It answered LITE_PULL_MESSAGE with REQUEST_CODE_NOT_SUPPORTED.
+    lite_refused: bool,
+}
+
+/// Facts about broker addresses, shared by every client of the process: they describe
+/// the remote process, not this one. Every response refreshes its address's entry, so a
+/// different broker later bound to the same address is re-learned on its first answer.
+static BROKERS: LazyLock<Mutex<HashMap<String, BrokerFacts>>> = LazyLock::new(Mutex::default);
+
+fn brokers() -> std::sync::MutexGuard<'static, HashMap<String, BrokerFacts>> {
+    BROKERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn note_version(addr: &str, v: i16) {
+    let fresh = BrokerFacts {
+        version: v,
+        lite_refused: false,
+    };
+    let mut b = brokers();
+    match b.get_mut(addr) {
+        Some(f) if f.version == v => {}
+        // Another version: another broker process, whose abilities are re-learned.
+        Some(f) => *f = fresh,
+        None => {
+            b.insert(addr.to_owned(), fresh);
+        }
+    }
+}
+
+/// The version last seen from `addr`, if any.
+pub(crate) fn broker_version(addr: &str) -> Option<i16> {
+    brokers().get(addr).map(|f| f.version)
+}
+
+/// Whether LITE_PULL_MESSAGE may be sent to `addr`: the broker is 5.x (or not known
+/// yet) and did not refuse it. 4.9 brokers only know PULL_MESSAGE.
+fn lite_code_allowed(addr: &str) -> bool {
+    brokers()
+        .get(addr)
+        .is_none_or(|f| f.version >= version::V5_0_0 && !f.lite_refused)
+}
+
+fn note_lite_refused(addr: &str) {
+    brokers()
+        .entry(addr.to_owned())
+        .or_insert(BrokerFacts {
+            version: 0,
+            lite_refused: true,
+        })
+        .lite_refused = true;
+}
+
+/// Whether a pull failure will not go away by retrying the same request: the broker
+/// does not know the request, refuses the group or topic, or the topic is unknown.
+pub(crate) fn is_lasting_pull_error(e: &Error) -> bool {
+    match e {
+        Error::Broker { code, .. } => matches!(
+            *code,
+            ResponseCode::REQUEST_CODE_NOT_SUPPORTED
+                | ResponseCode::NO_PERMISSION
+                | ResponseCode::TOPIC_NOT_EXIST
+                | ResponseCode::SUBSCRIPTION_PARSE_FAILED
+                | ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST
+        ),
+        Error::NoRoute(_) => true,
+        _ => false,
+    }
+}
+
+/// A copy of a lasting pull error (see [`is_lasting_pull_error`]) for a second
+/// reader; `None` for other errors.
+pub(crate) fn copy_lasting_error(e: &Error) -> Option<Error> {
+    match e {
+        Error::Broker { addr, code, remark } => Some(Error::Broker {
+            addr: addr.clone(),
+            code: *code,
+            remark: remark.clone(),
+        }),
+        Error::NoRoute(t) => Some(Error::NoRoute(t.clone())),
+        _ => None,
+    }
+}
+
+/// What one consumer remembers between pulls (Java's `PullAPIWrapper`): the broker id
+/// each queue's last pull response suggested (`pullFromWhichNodeTable`).
+#[derive(Debug, Default)]
+pub(crate) struct PullMemory {
+    suggested: Mutex<HashMap<MessageQueue, i64>>,
+}
+
+impl PullMemory {
+    fn suggested(&self, mq: &MessageQueue) -> i64 {
+        self.suggested
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(mq)
+            .copied()
+            .unwrap_or(MASTER_ID)
+    }
+
+    fn suggest(&self, mq: &MessageQueue, broker_id: i64) {
+        self.suggested
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(mq.clone(), broker_id);
+    }
+
+    /// Forgets a queue given up.
+    pub(crate) fn forget(&self, mq: &MessageQueue) {
+        self.suggested
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(mq);
+    }
+}
+
+/// `MixAll.MASTER_ID`.
+const MASTER_ID: i64 = 0;
 
 /// The outcome of a pull (`PullStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,12 +237,45 @@ impl Client {
         request: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand> {
-        Ok(self.inner.pool.request(addr, request, timeout).await?)
+        let resp = self.inner.pool.request(addr, request, timeout).await?;
+        note_version(addr, resp.version);
+        Ok(resp)
+    }
+
+    /// Where to pull `mq` from: the broker id the last response suggested
+    /// (`findBrokerAddressInSubscribe(name, id, false)`): that id's address, else any
+    /// address of the broker; true when it is not the master.
+    async fn pull_addr(
+        &self,
+        mq: &MessageQueue,
+        memory: Option<&PullMemory>,
+    ) -> Result<(String, bool)> {
+        let want = memory.map_or(MASTER_ID, |m| m.suggested(mq));
+        if want == MASTER_ID {
+            return self.queue_reader(mq).await;
+        }
+        let pick = |route: &crate::client::TopicRoute| {
+            let b = route.broker(&mq.broker_name)?;
+            match b.broker_addrs.get(&want) {
+                Some(a) => Some((a.clone(), want != MASTER_ID)),
+                None => b
+                    .broker_addrs
+                    .iter()
+                    .next()
+                    .map(|(id, a)| (a.clone(), *id != MASTER_ID)),
+            }
+        };
+        if let Some(found) = pick(&*self.topic_route(&mq.topic).await?) {
+            return Ok(found);
+        }
+        pick(&*self.refresh_route(&mq.topic).await?)
+            .ok_or_else(|| Error::NoRoute(format!("{} (no broker {})", mq.topic, mq.broker_name)))
     }
 
     /// PULL_MESSAGE / LITE_PULL_MESSAGE to the queue's master (its slave while the master
     /// is down, without the commit-offset flag, as Java), then the client side of
     /// `processPullResult`: decode, re-filter by tag string, stamp MIN/MAX_OFFSET.
+    /// No memory of suggested brokers; `maxMsgBytes` as a 5.x pull consumer.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn pull(
         &self,
@@ -123,13 +290,54 @@ impl Client {
         timeout: Duration,
         lite: bool,
     ) -> Result<PullResult> {
-        let (addr, from_slave) = self.queue_reader(mq).await?;
+        self.pull_with(
+            None,
+            LITE_MAX_MSG_BYTES,
+            group,
+            mq,
+            offset,
+            max_nums,
+            sys_flag,
+            commit_offset,
+            sub,
+            suspend,
+            timeout,
+            lite,
+        )
+        .await
+    }
+
+    /// [`Client::pull`] behaving like the broker's version: a lite pull is
+    /// LITE_PULL_MESSAGE (361) to a 5.x broker and PULL_MESSAGE (11) with the same
+    /// sysFlag to a 4.9 one (which answers 361 with REQUEST_CODE_NOT_SUPPORTED: that
+    /// answer is remembered per broker and the request is resent as 11 at once);
+    /// `max_msg_bytes` goes only to 5.x brokers, as each version's client sends it. With
+    /// `memory`, the broker a response suggests (`suggestWhichBrokerId`) serves the
+    /// queue's next pull. Undecodable records are skipped and logged, the others kept.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn pull_with(
+        &self,
+        memory: Option<&PullMemory>,
+        max_msg_bytes: i32,
+        group: &str,
+        mq: &MessageQueue,
+        offset: i64,
+        max_nums: i32,
+        sys_flag: i32,
+        commit_offset: i64,
+        sub: &SubscriptionData,
+        suspend: Duration,
+        timeout: Duration,
+        lite: bool,
+    ) -> Result<PullResult> {
+        let (addr, from_slave) = self.pull_addr(mq, memory).await?;
         let sys_flag = if from_slave {
-            sys_flag & !crate::protocol::header::pull::pull_sys_flag::COMMIT_OFFSET
+            sys_flag & !pull_sys_flag::COMMIT_OFFSET
         } else {
             sys_flag
         };
-        let with_sub = sys_flag & crate::protocol::header::pull::pull_sys_flag::SUBSCRIPTION != 0;
+        let with_sub = sys_flag & pull_sys_flag::SUBSCRIPTION != 0;
+        let v5 = broker_version(&addr).is_none_or(|v| v >= version::V5_0_0);
         let header = PullMessageRequestHeader {
             consumer_group: group.to_owned(),
             topic: mq.topic.clone(),
@@ -142,21 +350,42 @@ impl Client {
             subscription: with_sub.then(|| sub.sub_string.clone()),
             sub_version: sub.sub_version,
             expression_type: Some(sub.expression_type.clone()),
+            max_msg_bytes: v5.then_some(max_msg_bytes),
             rpc: RpcBase::broker(mq.broker_name.clone()),
             ..Default::default()
         };
-        let code = if lite {
+        let lite_code = lite && lite_code_allowed(&addr);
+        let code = if lite_code {
             RequestCode::LITE_PULL_MESSAGE
         } else {
             RequestCode::PULL_MESSAGE
         };
-        let resp = self
+        let mut resp = self
             .call(
                 &addr,
                 RemotingCommand::request(code).with_header(&header),
                 timeout,
             )
             .await?;
+        if lite_code && resp.response_code() == ResponseCode::REQUEST_CODE_NOT_SUPPORTED {
+            info!(
+                broker = %addr,
+                version = resp.version,
+                "broker does not know LITE_PULL_MESSAGE; pulling with PULL_MESSAGE"
+            );
+            note_lite_refused(&addr);
+            let header = PullMessageRequestHeader {
+                max_msg_bytes: None,
+                ..header
+            };
+            resp = self
+                .call(
+                    &addr,
+                    RemotingCommand::request(RequestCode::PULL_MESSAGE).with_header(&header),
+                    timeout,
+                )
+                .await?;
+        }
         let status = match resp.response_code() {
             ResponseCode::SUCCESS => PullStatus::Found,
             ResponseCode::PULL_NOT_FOUND => PullStatus::NoNewMsg,
@@ -165,9 +394,26 @@ impl Client {
             _ => return Err(broker_error(&addr, resp)),
         };
         let rh: PullMessageResponseHeader = resp.decode_header()?;
+        if let Some(m) = memory {
+            m.suggest(mq, rh.suggest_which_broker_id);
+        }
         let mut messages = Vec::new();
         if status == PullStatus::Found {
-            messages = decode_all(resp.body.clone())?;
+            let pulled = decode_pulled(&resp.body, &DecodeOptions::default());
+            for bad in &pulled.undecodable {
+                warn!(
+                    topic = %mq.topic,
+                    broker = %mq.broker_name,
+                    queue_id = mq.queue_id,
+                    offset = ?bad.queue_offset,
+                    pulled_from = offset,
+                    next = rh.next_begin_offset,
+                    rest_of_body_lost = bad.rest_lost,
+                    error = %bad.error,
+                    "undecodable record skipped"
+                );
+            }
+            messages = pulled.messages;
             filter_by_tags(&mut messages, sub);
             let (min, max) = (rh.min_offset.to_string(), rh.max_offset.to_string());
             for m in &mut messages {
@@ -211,6 +457,37 @@ impl Client {
                 Ok((h.offset >= 0).then_some(h.offset))
             }
             ResponseCode::QUERY_NOT_FOUND => Ok(None),
+            _ => Err(broker_error(&addr, resp)),
+        }
+    }
+
+    /// What the group committed for `mq`, strictly: `None` when it never committed one.
+    /// A 5.x broker says so itself (QUERY_NOT_FOUND for `setZeroIfNotFound=false`); a
+    /// 4.9 broker knows no such field and answers 0 for a group without offset on a queue
+    /// whose first message is still held, which is indistinguishable from a committed 0:
+    /// that one answer is checked against the broker's offset table
+    /// (GET_ALL_CONSUMER_OFFSET), which lists only what groups committed.
+    pub(crate) async fn committed_offset(
+        &self,
+        group: &str,
+        mq: &MessageQueue,
+    ) -> Result<Option<i64>> {
+        let found = self.query_consumer_offset(group, mq, Some(false)).await?;
+        if found != Some(0) {
+            return Ok(found);
+        }
+        let (addr, _) = self.queue_reader(mq).await?;
+        if broker_version(&addr).is_some_and(|v| v >= version::V5_0_0) {
+            return Ok(found);
+        }
+        let req = RemotingCommand::request(RequestCode::GET_ALL_CONSUMER_OFFSET);
+        let resp = self
+            .call(&addr, req, self.inner.config.request_timeout)
+            .await?;
+        match resp.response_code() {
+            ResponseCode::SUCCESS => Ok(offset_in_table(&resp.body, group, mq)?),
+            // "No consumer offset in this broker": nobody committed anything.
+            ResponseCode::SYSTEM_ERROR if resp.body.is_empty() => Ok(None),
             _ => Err(broker_error(&addr, resp)),
         }
     }
@@ -553,6 +830,25 @@ impl Client {
     }
 }
 
+/// `group`'s offset of `mq` in a broker's `ConsumerOffsetManager` JSON
+/// (`{"offsetTable":{"topic@group":{0:12,1:3}}}`, integer keys bare as fastjson writes).
+fn offset_in_table(
+    body: &[u8],
+    group: &str,
+    mq: &MessageQueue,
+) -> Result<Option<i64>, crate::protocol::ProtocolError> {
+    let v = fastjson::parse(body)?;
+    let key = format!("{}@{group}", mq.topic);
+    Ok(v.get("offsetTable")
+        .and_then(|t| t.get(&key))
+        .and_then(|q| q.get(mq.queue_id.to_string()))
+        .and_then(|o| {
+            o.as_i64()
+                .or_else(|| o.as_str().and_then(|s| s.parse().ok()))
+        })
+        .filter(|o| *o >= 0))
+}
+
 /// The client-side tag filter (`PullAPIWrapper.processPullResult`): with a non-empty tag
 /// set, keep only messages whose tag string is in it (the broker matched hash codes,
 /// which may collide). Other expression types are left to the broker.
@@ -589,6 +885,18 @@ mod tests {
             m.set_tags(t);
         }
         m
+    }
+
+    #[test]
+    fn offset_table_lookup() {
+        let mq = MessageQueue::new("T", "b", 1);
+        let body = br#"{"offsetTable":{"T@g":{0:12,1:0},"T@h":{1:5}}}"#;
+        assert_eq!(offset_in_table(body, "g", &mq).unwrap(), Some(0));
+        assert_eq!(offset_in_table(body, "h", &mq).unwrap(), Some(5));
+        assert_eq!(offset_in_table(body, "x", &mq).unwrap(), None);
+        let q2 = MessageQueue::new("T", "b", 2);
+        assert_eq!(offset_in_table(body, "g", &q2).unwrap(), None);
+        assert!(offset_in_table(b"{", "g", &mq).is_err());
     }
 
     #[test]

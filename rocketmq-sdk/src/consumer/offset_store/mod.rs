@@ -173,16 +173,15 @@ impl OffsetStore {
 
     /// What the group committed for `mq`, strictly: `None` when nothing was ever
     /// committed (where `read_stored`, like Java, lets the broker answer 0 for a queue
-    /// whose first message is still held).
+    /// whose first message is still held; `Client::committed_offset` checks that answer
+    /// on 4.9 brokers, which know no `setZeroIfNotFound`).
     ///
     /// # Errors
     /// The broker could not be asked.
     pub(crate) async fn read_committed(&self, mq: &MessageQueue) -> Result<Option<i64>> {
         match &self.backend {
             Backend::Local(_) => Ok(self.table().get(mq).copied()),
-            Backend::Remote { client, group } => {
-                client.query_consumer_offset(group, mq, Some(false)).await
-            }
+            Backend::Remote { client, group } => client.committed_offset(group, mq).await,
         }
     }
 

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::api::{PullMemory, copy_lasting_error, is_lasting_pull_error};
 use super::config::{ConsumeFrom, PullConsumerConfig, default_offset_dir};
 use super::offset_store::OffsetStore;
 use super::process_queue::ProcessQueue;
@@ -172,6 +173,9 @@ impl PullConsumerBuilder {
             ready: Mutex::default(),
             ready_msgs: AtomicUsize::new(0),
             ready_notify: Notify::new(),
+            errors: Mutex::default(),
+            memory: PullMemory::default(),
+            rebalance_failures: Mutex::default(),
             rebalance_now: Notify::new(),
             rebalance_lock: tokio::sync::Mutex::new(()),
             stop: CancellationToken::new(),
@@ -217,6 +221,12 @@ impl PullConsumerBuilder {
     }
 }
 
+/// Consecutive failures with a lasting error (REQUEST_CODE_NOT_SUPPORTED,
+/// NO_PERMISSION, an unknown topic...) after which `poll` returns the error.
+pub(crate) const LASTING_ERROR_ATTEMPTS: u32 = 3;
+/// Errors kept for `poll` at most.
+const MAX_PENDING_ERRORS: usize = 16;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Unset,
@@ -239,6 +249,9 @@ pub(crate) struct QueueState {
     pub(crate) pull_offset: AtomicI64,
     /// Next offset to commit (everything below it was polled), -1 until known.
     pub(crate) consume_offset: AtomicI64,
+    /// Consecutive pulls that failed with a lasting error, and the last such error;
+    /// reset by any answer the pull loop can use.
+    pub(crate) failing: Mutex<Option<(u32, Error)>>,
 }
 
 impl QueueState {
@@ -251,7 +264,17 @@ impl QueueState {
             generation: AtomicU64::new(0),
             pull_offset: AtomicI64::new(-1),
             consume_offset: AtomicI64::new(-1),
+            failing: Mutex::new(None),
         }
+    }
+
+    /// A copy of the lasting error the queue's pulls keep failing with, if they do.
+    fn lasting_error(&self) -> Option<Error> {
+        self.failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|(_, e)| copy_lasting_error(e))
     }
 
     pub(crate) fn pq(&self) -> Arc<ProcessQueue> {
@@ -298,6 +321,12 @@ pub(crate) struct PullInner {
     /// Messages in `ready`.
     pub(crate) ready_msgs: AtomicUsize,
     pub(crate) ready_notify: Notify,
+    /// Lasting errors waiting to be returned by `poll`.
+    pub(crate) errors: Mutex<VecDeque<Error>>,
+    /// Suggested brokers per queue.
+    pub(crate) memory: PullMemory,
+    /// Consecutive rebalances of a topic that failed with a lasting error.
+    rebalance_failures: Mutex<BTreeMap<String, u32>>,
     rebalance_now: Notify,
     rebalance_lock: tokio::sync::Mutex<()>,
     pub(crate) stop: CancellationToken,
@@ -369,9 +398,30 @@ impl PullInner {
             )
             .await
             {
-                Ok(t) => target.extend(t),
+                Ok(t) => {
+                    self.rebalance_failures
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(topic);
+                    target.extend(t);
+                }
                 Err(e) => {
                     debug!(topic, error = %e, "rebalance failed; keeping the topic's queues");
+                    if is_lasting_pull_error(&e) {
+                        let n = {
+                            let mut f = self
+                                .rebalance_failures
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner());
+                            let n = f.entry(topic.clone()).or_default();
+                            *n += 1;
+                            *n
+                        };
+                        if n == LASTING_ERROR_ATTEMPTS {
+                            warn!(group = %self.group, topic, error = %e, "topic cannot be consumed");
+                            self.surface(e);
+                        }
+                    }
                     target.extend(
                         self.queues
                             .lock()
@@ -410,6 +460,7 @@ impl PullInner {
                 warn!(queue = %mq, error = %e, "offset not persisted while giving the queue up");
             }
             self.offsets.remove(&mq);
+            self.memory.forget(&mq);
             info!(group = %self.group, queue = %mq, "queue given up");
         }
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
@@ -432,11 +483,18 @@ impl PullInner {
     }
 
     /// Copies polled positions into the offset store and persists them: oneway (auto
-    /// commit) or waiting for the answers.
+    /// commit) or waiting for the answers. Queues whose pulls keep failing with a lasting
+    /// error are left out (nothing was fetched there to commit); waiting, the first such
+    /// error is returned once the others are persisted.
     async fn commit_all(&self, wait: bool) -> Result<()> {
         let slots = self.slots();
         let mut queues = Vec::with_capacity(slots.len());
+        let mut failing = None;
         for (mq, state) in slots {
+            if let Some(e) = state.lasting_error() {
+                failing.get_or_insert(e);
+                continue;
+            }
             let consumed = state.consume_offset.load(Ordering::SeqCst);
             if consumed >= 0 {
                 self.offsets.update(&mq, consumed, false);
@@ -444,7 +502,8 @@ impl PullInner {
             }
         }
         if wait {
-            self.offsets.persist_each(&queues).await
+            self.offsets.persist_each(&queues).await?;
+            failing.map_or(Ok(()), Err)
         } else {
             self.offsets.persist_all(&queues).await;
             Ok(())
@@ -470,6 +529,17 @@ impl PullInner {
         if due && let Err(e) = self.commit_all(false).await {
             warn!(group = %self.group, error = %e, "auto commit failed");
         }
+    }
+
+    /// Queues a lasting error for `poll` and wakes it.
+    pub(crate) fn surface(&self, e: Error) {
+        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        // A caller acts on the first ones; a caller that never polls must not grow this.
+        if errors.len() < MAX_PENDING_ERRORS {
+            errors.push_back(e);
+        }
+        drop(errors);
+        self.ready_notify.notify_one();
     }
 
     fn reset(&self, table: BTreeMap<MessageQueue, i64>) {
@@ -710,7 +780,11 @@ impl PullConsumer {
     /// reached by earlier polls are committed first when the commit interval has passed.
     ///
     /// # Errors
-    /// [`Error::Shutdown`].
+    /// [`Error::Shutdown`]; the error a queue's pulls (or a topic's rebalance) failed with
+    /// three times in a row when it will not go away by retrying:
+    /// [`Error::Broker`] with REQUEST_CODE_NOT_SUPPORTED, NO_PERMISSION,
+    /// TOPIC_NOT_EXIST, SUBSCRIPTION_PARSE_FAILED or SUBSCRIPTION_GROUP_NOT_EXIST, or
+    /// [`Error::NoRoute`]. Each is returned once; the queue keeps retrying, more slowly.
     ///
     /// # Cancel safety
     /// Cancel safe: a batch is only taken from the buffer when it is returned.
@@ -720,6 +794,15 @@ impl PullConsumer {
         let deadline = Instant::now() + timeout;
         loop {
             let notified = self.inner.ready_notify.notified();
+            if let Some(e) = self
+                .inner
+                .errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front()
+            {
+                return Err(e);
+            }
             let next = self
                 .inner
                 .ready
@@ -756,10 +839,12 @@ impl PullConsumer {
     }
 
     /// Commits the positions reached by `poll` for every assigned queue and waits for the
-    /// broker (or the offset file).
+    /// broker (or the offset file). A queue whose pulls keep failing with a lasting error
+    /// (see [`PullConsumer::poll`]) is not committed.
     ///
     /// # Errors
-    /// The first persist failure (the others are still attempted).
+    /// The first persist failure (the others are still attempted); else the lasting
+    /// error of a queue that could not be committed for it.
     ///
     /// # Cancel safety
     /// Cancel safe; some queues may be committed.
@@ -902,7 +987,13 @@ impl PullConsumer {
         {
             warn!(group = %inner.group, error = %e, "offsets not committed at shutdown");
         } else if !inner.config.auto_commit {
-            let queues: Vec<MessageQueue> = inner.slots().into_iter().map(|(q, _)| q).collect();
+            // As commit: a queue that could never be pulled has nothing to persist.
+            let queues: Vec<MessageQueue> = inner
+                .slots()
+                .into_iter()
+                .filter(|(_, s)| s.lasting_error().is_none())
+                .map(|(q, _)| q)
+                .collect();
             let _ = inner.offsets.persist_each(&queues).await;
         }
         inner.stop.cancel();

@@ -7,15 +7,50 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::{PullInner, QueueState, Ready};
-use crate::consumer::api::PullStatus;
+use super::{LASTING_ERROR_ATTEMPTS, PullInner, QueueState, Ready};
+use crate::consumer::api::{LITE_MAX_MSG_BYTES, PullStatus, is_lasting_pull_error};
 use crate::consumer::rebalance::start_offset;
+use crate::error::Error;
 use crate::protocol::body::SubscriptionData;
 use crate::protocol::header::pull::pull_sys_flag;
 use crate::protocol::message::MessageQueue;
 
 /// Pause over the flow-control limits.
 const FLOW_CONTROL_DELAY: Duration = Duration::from_millis(50);
+
+/// Longest wait between pulls of a queue failing with a lasting error.
+const MAX_LASTING_ERROR_DELAY: Duration = Duration::from_secs(30);
+
+/// Counts a failed attempt; a lasting error is surfaced to `poll` on its
+/// [`LASTING_ERROR_ATTEMPTS`]th time in a row. Returns how long to wait before the next
+/// attempt: the configured delay, growing once the error was surfaced.
+fn note_failure(inner: &PullInner, mq: &MessageQueue, state: &QueueState, e: Error) -> Duration {
+    let base = inner.config.pull_delay_on_error;
+    if !is_lasting_pull_error(&e) {
+        debug!(queue = %mq, error = %e, "pull failed");
+        return base;
+    }
+    let mut failing = state.failing.lock().unwrap_or_else(|e| e.into_inner());
+    let n = failing.as_ref().map_or(0, |(n, _)| *n).saturating_add(1);
+    let copy = crate::consumer::api::copy_lasting_error(&e);
+    *failing = Some((n, e));
+    drop(failing);
+    if n == LASTING_ERROR_ATTEMPTS {
+        if let Some(copy) = copy {
+            warn!(queue = %mq, attempts = n, error = %copy, "queue cannot be pulled");
+            inner.surface(copy);
+        }
+    } else {
+        debug!(queue = %mq, attempts = n, "pull failed again");
+    }
+    if n >= LASTING_ERROR_ATTEMPTS {
+        let shift = (n - LASTING_ERROR_ATTEMPTS).min(5);
+        base.saturating_mul(1 << shift)
+            .min(MAX_LASTING_ERROR_DELAY.max(base))
+    } else {
+        base
+    }
+}
 
 async fn pause(d: Duration, state: &QueueState, cancel: &CancellationToken) -> bool {
     tokio::select! {
@@ -70,8 +105,9 @@ pub(super) async fn pull_loop(
                 {
                     Ok(o) => o,
                     Err(e) => {
-                        debug!(queue = %mq, error = %e, "start offset unknown");
-                        if !pause(cfg.pull_delay_on_error, &state, &cancel).await {
+                        debug!(queue = %mq, "start offset unknown");
+                        let delay = note_failure(&inner, &mq, &state, e);
+                        if !pause(delay, &state, &cancel).await {
                             return;
                         }
                         continue;
@@ -87,11 +123,18 @@ pub(super) async fn pull_loop(
             .get(&mq.topic)
             .cloned()
             .or_else(|| match_all.clone());
-        let Some(sub) = sub else {
+        let Some(mut sub) = sub else {
             return;
         };
+        // Java's lite pull sends subVersion 0 for tag subscriptions (the broker does not
+        // compare versions for them), the SQL92 one's version otherwise.
+        if sub.expression_type.is_tag() {
+            sub.sub_version = 0;
+        }
         let sys_flag = pull_sys_flag::build(false, true, true, false, true);
-        let pull = inner.client.pull(
+        let pull = inner.client.pull_with(
+            Some(&inner.memory),
+            LITE_MAX_MSG_BYTES,
             &inner.group,
             &mq,
             offset,
@@ -113,13 +156,15 @@ pub(super) async fn pull_loop(
         let result = match result {
             Ok(r) => r,
             Err(e) => {
-                debug!(queue = %mq, offset, error = %e, "pull failed");
-                if !pause(cfg.pull_delay_on_error, &state, &cancel).await {
+                debug!(queue = %mq, offset, "pull failed");
+                let delay = note_failure(&inner, &mq, &state, e);
+                if !pause(delay, &state, &cancel).await {
                     return;
                 }
                 continue;
             }
         };
+        *state.failing.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if state.generation.load(Ordering::SeqCst) != generation || pq.is_dropped() {
             continue;
         }

@@ -248,6 +248,7 @@ impl PushConsumerBuilder {
         offsets.load().await?;
         let stop = CancellationToken::new();
         let inner = Arc::new(PushInner {
+            pull_memory: crate::consumer::api::PullMemory::default(),
             permits: Arc::new(Semaphore::new(self.config.consume_concurrency)),
             client: self.client.clone(),
             group: self.group.clone(),
@@ -345,6 +346,8 @@ pub(crate) struct PushInner {
     pub(crate) inflight: AtomicUsize,
     pub(crate) idle: Notify,
     pub(crate) started_ms: i64,
+    /// Suggested brokers per queue (`PullAPIWrapper.pullFromWhichNodeTable`).
+    pub(crate) pull_memory: crate::consumer::api::PullMemory,
 }
 
 impl PushInner {

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::{Listener, PushInner, concurrent};
-use crate::consumer::api::PullStatus;
+use crate::consumer::api::{PUSH_MAX_MSG_BYTES, PullStatus};
 use crate::consumer::process_queue::ProcessQueue;
 use crate::consumer::rebalance::start_offset;
 use crate::protocol::header::pull::pull_sys_flag;
@@ -83,7 +83,9 @@ pub(super) async fn pull_loop(
             None
         };
         let sys_flag = pull_sys_flag::build(commit_offset.is_some(), true, false, false, false);
-        let pull = inner.client.pull(
+        let pull = inner.client.pull_with(
+            Some(&inner.pull_memory),
+            PUSH_MAX_MSG_BYTES,
             &inner.group,
             &mq,
             next_offset,

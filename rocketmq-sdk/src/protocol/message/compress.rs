@@ -1,6 +1,8 @@
-//! Body compression. Only zlib (RFC 1950, what Java's `Deflater` writes) is implemented;
-//! LZ4 and ZSTD bodies are recognised by their sysFlag type but report
-//! [`ProtocolError::UnsupportedCompression`].
+//! Body compression, the three types of upstream's `CompressionType`: zlib (RFC 1950, what
+//! Java's `Deflater` writes; the only one before 5.x), LZ4 in the LZ4 *frame* format
+//! (lz4-java's `LZ4FrameOutputStream`, magic `04 22 4D 18`), and Zstandard frames
+//! (zstd-jni's `Zstd.compress`, magic `28 B5 2F FD`). Pure-Rust codecs: `lz4_flex`
+//! (frame feature) and `ruzstd`.
 //!
 //! Inflation is always bounded: a small hostile body can expand enormously, so the caller
 //! states the largest output it accepts.
@@ -40,11 +42,19 @@ pub fn zlib_compress(data: &[u8], level: u32) -> Vec<u8> {
 /// [`ProtocolError`] (`Decompress`) for a corrupt or
 /// truncated stream, or output over `max_len`.
 pub fn zlib_decompress(data: &[u8], max_len: usize) -> Result<Vec<u8>, ProtocolError> {
-    let mut out = Vec::with_capacity(data.len().saturating_mul(2).min(max_len).min(1 << 20));
-    // Reading one byte past the cap tells "exactly max_len" from "too large" without
-    // ever holding more than max_len + 1 bytes.
+    read_bounded(ZlibDecoder::new(data), data.len(), max_len)
+}
+
+/// Reads `reader` to its end, failing once it would produce more than `max_len` bytes.
+fn read_bounded(
+    mut reader: impl Read,
+    hint: usize,
+    max_len: usize,
+) -> Result<Vec<u8>, ProtocolError> {
+    let mut out = Vec::with_capacity(hint.saturating_mul(2).min(max_len).min(1 << 20));
+    // One byte past the cap tells "exactly max_len" from "too large".
     let limit = u64::try_from(max_len).unwrap_or(u64::MAX).saturating_add(1);
-    ZlibDecoder::new(data)
+    (&mut reader)
         .take(limit)
         .read_to_end(&mut out)
         .map_err(|e| ProtocolError::Decompress(e.to_string()))?;
@@ -56,7 +66,57 @@ pub fn zlib_decompress(data: &[u8], max_len: usize) -> Result<Vec<u8>, ProtocolE
     Ok(out)
 }
 
-/// Compresses `data` with `ty` at `level`.
+/// Compresses `data` as one LZ4 frame shaped as lz4-java's `LZ4FrameOutputStream(out)`
+/// writes it (what upstream's `Lz4Compressor` uses): 4 MiB independent blocks, no
+/// checksums, no content size, so the header is `04 22 4D 18 60 70` and its check byte.
+pub fn lz4_compress(data: &[u8]) -> Vec<u8> {
+    use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
+    let info = FrameInfo::new()
+        .block_size(BlockSize::Max4MB)
+        .block_mode(BlockMode::Independent)
+        .block_checksums(false)
+        .content_checksum(false);
+    let mut enc = FrameEncoder::with_frame_info(info, Vec::with_capacity(data.len() / 2 + 64));
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+/// Decodes an LZ4 frame (or several concatenated, as lz4-java reads them), failing
+/// with [`ProtocolError::Decompress`] if it is corrupt, truncated, or over `max_len`.
+///
+/// # Errors
+/// [`ProtocolError`] (`Decompress`) as above.
+pub fn lz4_decompress(data: &[u8], max_len: usize) -> Result<Vec<u8>, ProtocolError> {
+    if data.is_empty() {
+        return Err(ProtocolError::Decompress("empty LZ4 frame".into()));
+    }
+    read_bounded(
+        lz4_flex::frame::FrameDecoder::new(data),
+        data.len(),
+        max_len,
+    )
+}
+
+/// Compresses `data` as one Zstandard frame. The level is not honoured (the pure-Rust
+/// encoder has only its fastest level); any Zstandard decoder reads the result.
+pub fn zstd_compress(data: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+/// Decodes a Zstandard frame, failing with [`ProtocolError::Decompress`] if it is
+/// corrupt, truncated, or over `max_len`.
+///
+/// # Errors
+/// [`ProtocolError`] (`Decompress`) as above.
+pub fn zstd_decompress(data: &[u8], max_len: usize) -> Result<Vec<u8>, ProtocolError> {
+    let mut src = data;
+    let dec = ruzstd::decoding::StreamingDecoder::new(&mut src)
+        .map_err(|e| ProtocolError::Decompress(e.to_string()))?;
+    read_bounded(dec, data.len(), max_len)
+}
+
+/// Compresses `data` with `ty` at `level` (zlib only; see [`zstd_compress`]).
 ///
 /// # Errors
 /// [`ProtocolError`] for a compression type this build
@@ -64,7 +124,8 @@ pub fn zlib_decompress(data: &[u8], max_len: usize) -> Result<Vec<u8>, ProtocolE
 pub fn compress(data: &[u8], ty: CompressionType, level: u32) -> Result<Vec<u8>, ProtocolError> {
     match ty {
         CompressionType::Zlib => Ok(zlib_compress(data, level)),
-        other => Err(ProtocolError::UnsupportedCompression(other.value())),
+        CompressionType::Lz4 => Ok(lz4_compress(data)),
+        CompressionType::Zstd => Ok(zstd_compress(data)),
     }
 }
 
@@ -80,7 +141,8 @@ pub fn decompress(
 ) -> Result<Vec<u8>, ProtocolError> {
     match ty {
         CompressionType::Zlib => zlib_decompress(data, max_len),
-        other => Err(ProtocolError::UnsupportedCompression(other.value())),
+        CompressionType::Lz4 => lz4_decompress(data, max_len),
+        CompressionType::Zstd => zstd_decompress(data, max_len),
     }
 }
 
@@ -128,15 +190,26 @@ mod tests {
     }
 
     #[test]
-    fn other_types_unsupported() {
-        assert!(matches!(
-            decompress(b"x", CompressionType::Lz4, 10),
-            Err(ProtocolError::UnsupportedCompression(1))
-        ));
-        assert!(matches!(
-            compress(b"x", CompressionType::Zstd, 5),
-            Err(ProtocolError::UnsupportedCompression(2))
-        ));
+    fn every_type_round_trips_and_is_bounded() {
+        let data = b"lz4 and zstd bodies from 5.x producers ".repeat(200);
+        for ty in [
+            CompressionType::Lz4,
+            CompressionType::Zstd,
+            CompressionType::Zlib,
+        ] {
+            let c = compress(&data, ty, DEFAULT_LEVEL).unwrap();
+            assert!(c.len() < data.len() / 4, "{ty:?}");
+            assert_eq!(decompress(&c, ty, data.len()).unwrap(), data, "{ty:?}");
+            assert!(
+                matches!(
+                    decompress(&c, ty, data.len() - 1),
+                    Err(ProtocolError::Decompress(_))
+                ),
+                "{ty:?}"
+            );
+            assert!(decompress(b"garbage!", ty, 1 << 20).is_err(), "{ty:?}");
+            assert!(decompress(b"", ty, 1 << 20).is_err(), "{ty:?}");
+        }
         assert_eq!(
             decompress(
                 &compress(b"x", CompressionType::Zlib, 5).unwrap(),

@@ -61,7 +61,7 @@ impl DecodeOptions {
 }
 
 /// Builds the owned message; `body` is the stored body, already owned by the caller.
-fn to_ext(
+pub(super) fn to_ext(
     view: &RecordView<'_>,
     body: impl FnOnce() -> Bytes,
     opts: &DecodeOptions,

@@ -52,6 +52,7 @@
 mod decode;
 mod encode;
 pub mod layout;
+mod pulled;
 mod view;
 
 pub use decode::{
@@ -65,6 +66,9 @@ pub use encode::{
 pub use layout::{
     BLANK_MAGIC, BLANK_MARKER_LEN, DEFAULT_MAX_BODY_LEN, MAGIC_V1, MAGIC_V2, MagicVersion,
     RecordLayout, check_body_len, record_len, store_host_pos, store_timestamp_pos,
+};
+pub use pulled::{
+    PulledRecords, UndecodableRecord, decode_pulled, needs_unwrap, unwrap_inner_batch,
 };
 pub use view::{RecordIter, RecordRead, RecordView, read_record};
 

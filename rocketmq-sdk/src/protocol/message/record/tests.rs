@@ -295,12 +295,19 @@ fn compressed_body_is_inflated_and_flag_cleared() {
     ));
     let nobody = decode_message_ext(&rec, &DecodeOptions::default().with_read_body(false)).unwrap();
     assert!(nobody.body.is_empty());
-    // LZ4-typed body: reported, not misread as zlib.
+    // A zlib body typed LZ4: a decompression error, not misread as zlib.
     ext.sys_flag = sysflag::COMPRESSED | 0x100;
     let rec = Bytes::from(encode_record_to_vec(&ext).unwrap());
     assert!(matches!(
         decode_message_ext(&rec, &DecodeOptions::default()),
-        Err(ProtocolError::UnsupportedCompression(1))
+        Err(ProtocolError::Decompress(_))
+    ));
+    // Types 4..=7 do not exist upstream.
+    ext.sys_flag = sysflag::COMPRESSED | 0x400;
+    let rec = Bytes::from(encode_record_to_vec(&ext).unwrap());
+    assert!(matches!(
+        decode_message_ext(&rec, &DecodeOptions::default()),
+        Err(ProtocolError::UnsupportedCompression(4))
     ));
 }
 

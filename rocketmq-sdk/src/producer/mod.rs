@@ -1,9 +1,10 @@
 //! Producers: sync, async (the send future itself) and oneway sends, batches, ordered sends
-//! through selectors, retries with broker fault avoidance.
+//! through selectors, retries with broker fault avoidance, and request-reply.
 
 mod config;
 mod fault;
 mod receipt;
+mod request;
 mod selector;
 mod send;
 mod transaction;
@@ -12,6 +13,10 @@ use std::sync::Arc;
 
 pub use config::ProducerConfig;
 pub use receipt::{SendReceipt, SendStatus};
+pub(crate) use request::receive_reply;
+pub use request::{
+    REPLY_MESSAGE_FLAG, REPLY_TOPIC_POSTFIX, ReplyMessageRequestHeader, create_reply_message,
+};
 pub use selector::{
     JavaHashCode, MessageQueueSelector, SelectByHash, SelectRandom, java_hash_index,
 };
@@ -144,6 +149,7 @@ impl ProducerBuilder {
                 config: self.config,
                 ids: UniqIdGenerator::new(ip),
                 faults: fault::LatencyFaultTolerance::default(),
+                announced: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         self.client.inner.send_heartbeat_to_all().await;
@@ -188,6 +194,8 @@ pub(crate) struct ProducerInner {
     pub(crate) config: ProducerConfig,
     pub(crate) ids: UniqIdGenerator,
     faults: fault::LatencyFaultTolerance,
+    /// Whether a request has heartbeated the brokers (see `Producer::request`).
+    announced: std::sync::atomic::AtomicBool,
 }
 
 impl Producer {

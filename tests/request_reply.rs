@@ -540,3 +540,85 @@ async fn the_sdk_requester_completes_on_a_java_shaped_push() {
     );
     assert_eq!(client.pending_requests(), 0);
 }
+
+// ---- Typed requests ----
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, rocketmq_sdk::Message)]
+#[rocketmq(topic = "price-quotes", tag = "ask")]
+struct QuoteRequest {
+    #[rocketmq(key)]
+    sku: String,
+    quantity: u32,
+}
+
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Quote {
+    sku: String,
+    total_cents: u64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_requests_get_typed_replies() {
+    let broker = broker().await;
+    broker.create_topic("price-quotes", 2).await.unwrap();
+    let rc = client(&broker, "pricer").await;
+    let pricer = rc.producer("pricer-p").start().await.unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counted = asked.clone();
+    let _consumer = rc
+        .push_consumer("pricer-c")
+        .subscribe("price-quotes", "ask")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .start(move |msgs: Vec<MessageExt>, _ctx: ConsumeContext| {
+            let pricer = pricer.clone();
+            let counted = counted.clone();
+            async move {
+                for m in msgs {
+                    let Ok(ask) = serde_json::from_slice::<QuoteRequest>(&m.body) else {
+                        return ConsumeResult::ReconsumeLater;
+                    };
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let quote = Quote {
+                        sku: ask.sku,
+                        total_cents: 250 * u64::from(ask.quantity),
+                    };
+                    if pricer.reply_json(&m, &quote).await.is_err() {
+                        return ConsumeResult::ReconsumeLater;
+                    }
+                }
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    let (client, producer) = requester(&broker).await;
+    let ask = QuoteRequest {
+        sku: "sku-42".into(),
+        quantity: 3,
+    };
+    let quote: Quote = producer.request_typed(&ask, T).await.unwrap();
+    assert_eq!(
+        quote,
+        Quote {
+            sku: "sku-42".into(),
+            total_cents: 750
+        }
+    );
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    // The request travelled with the type's tag and key.
+    let stored = broker.messages("price-quotes").unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].tags(), Some("ask"));
+    assert_eq!(stored[0].keys(), Some("sku-42"));
+    assert_eq!(client.pending_requests(), 0);
+
+    // A reply of the wrong shape is a typed error, not a panic.
+    let err = producer
+        .request_typed::<QuoteRequest, Vec<u8>>(&ask, T)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidMessage(ref m) if m.contains("not the expected JSON")),
+        "{err:?}"
+    );
+}

@@ -283,6 +283,39 @@ async fn a_reply_for_a_client_that_is_gone_is_refused_and_still_stored() {
     assert_eq!(stored[0].property(keys::CORRELATION_ID), Some("c-gone"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_reach_the_requester_through_any_broker_of_the_cluster() {
+    // The request topic lives on the first broker only, but the replier spreads replies
+    // over both brokers' reply topics: each broker must know the requester's connection.
+    let broker = EmbeddedBroker::builder()
+        .cluster_name(CLUSTER)
+        .brokers(2)
+        .start()
+        .await
+        .unwrap();
+    broker.broker(0).create_topic("solo", 2).await.unwrap();
+    let replier = replier(&broker, "solo").await;
+    let (client, producer) = requester(&broker).await;
+    for i in 0..6 {
+        let body = format!("ask-{i}");
+        let reply = producer
+            .request(Message::new("solo", body.clone()), T)
+            .await
+            .unwrap_or_else(|e| panic!("request {i} failed: {e}"));
+        assert_eq!(String::from_utf8_lossy(&reply.body), format!("re:{body}"));
+    }
+    assert!(wait_until(T, || async { replier.replies.load(Ordering::SeqCst) == 6 }).await);
+    let per_broker: Vec<usize> = (0..2)
+        .map(|b| broker.broker(b).messages(REPLY_TOPIC).unwrap().len())
+        .collect();
+    assert_eq!(per_broker.iter().sum::<usize>(), 6, "{per_broker:?}");
+    assert!(
+        per_broker.iter().all(|&n| n > 0),
+        "replies went through both brokers: {per_broker:?}"
+    );
+    assert_eq!(client.pending_requests(), 0);
+}
+
 // ---- Raw frames from the Java client's golden transcripts ----
 
 struct Frames {

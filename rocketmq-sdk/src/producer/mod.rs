@@ -149,7 +149,7 @@ impl ProducerBuilder {
                 config: self.config,
                 ids: UniqIdGenerator::new(ip),
                 faults: fault::LatencyFaultTolerance::default(),
-                announced: std::sync::atomic::AtomicBool::new(false),
+                announced: std::sync::Mutex::default(),
             }),
         };
         self.client.inner.send_heartbeat_to_all().await;
@@ -194,8 +194,9 @@ pub(crate) struct ProducerInner {
     pub(crate) config: ProducerConfig,
     pub(crate) ids: UniqIdGenerator,
     faults: fault::LatencyFaultTolerance,
-    /// Whether a request has heartbeated the brokers (see `Producer::request`).
-    announced: std::sync::atomic::AtomicBool,
+    /// Brokers a request has heartbeated, so they can push replies here (see
+    /// `Producer::request`).
+    announced: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Producer {

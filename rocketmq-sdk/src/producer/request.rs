@@ -142,6 +142,15 @@ fn new_correlation_id() -> String {
     )
 }
 
+fn master_addrs(route: &crate::client::TopicRoute) -> Vec<String> {
+    route
+        .data
+        .broker_datas
+        .iter()
+        .filter_map(|b| b.broker_addrs.get(&0).cloned())
+        .collect()
+}
+
 /// Forgets the request's pending entry however the request ends (reply, timeout, send
 /// error, dropped future), so an abandoned request leaves nothing behind.
 struct PendingGuard<'a> {
@@ -216,20 +225,52 @@ impl Producer {
         }
     }
 
-    /// The broker pushes a reply to the connection its client id registered through a
-    /// heartbeat. Java heartbeats when a request goes to a topic it had no route for; we
-    /// also do on a producer's first request, since its brokers may have become known
-    /// after the last heartbeat.
+    /// A broker pushes a reply to the connection this client registered through a
+    /// heartbeat, and the replier may send it to any master of the cluster holding the
+    /// reply topic, not only the request topic's brokers. Java heartbeats its known brokers
+    /// when a request goes to a topic it had no route for; we heartbeat each master of the
+    /// request topic and of its clusters' reply topics the first time a request needs it.
     async fn announce_for_replies(&self, topic: &str) -> Result<()> {
-        let client = &self.inner.client.inner;
-        let known = client.routes.get(topic).is_some();
-        let first = !self
-            .inner
-            .announced
-            .swap(true, std::sync::atomic::Ordering::AcqRel);
-        if !known || first {
-            self.inner.publish_route(topic).await?;
-            client.send_heartbeat_to_all().await;
+        let client = &self.inner.client;
+        let route = self.inner.publish_route(topic).await?;
+        let mut masters = master_addrs(&route);
+        let clusters: std::collections::BTreeSet<&str> = route
+            .data
+            .broker_datas
+            .iter()
+            .map(|b| b.cluster.as_str())
+            .filter(|c| !c.is_empty())
+            .collect();
+        for cluster in clusters {
+            match client
+                .topic_route(&format!("{cluster}_{REPLY_TOPIC_POSTFIX}"))
+                .await
+            {
+                Ok(r) => masters.extend(master_addrs(&r)),
+                Err(e) => debug!(cluster, error = %e, "no route for the reply topic"),
+            }
+        }
+        let fresh: Vec<String> = {
+            let mut announced = self
+                .inner
+                .announced
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            masters
+                .into_iter()
+                .filter(|a| announced.insert(a.clone()))
+                .collect()
+        };
+        for addr in fresh {
+            if let Err(e) = client.inner.send_heartbeat(&addr).await {
+                debug!(broker = %addr, error = %e, "heartbeat before a request failed");
+                // Try again on the next request.
+                self.inner
+                    .announced
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&addr);
+            }
         }
         Ok(())
     }

@@ -316,6 +316,90 @@ async fn replies_reach_the_requester_through_any_broker_of_the_cluster() {
     assert_eq!(client.pending_requests(), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_reply_through_their_context_without_a_producer() {
+    let broker = broker().await;
+    broker.create_topic("ctx-asks", 2).await.unwrap();
+    broker.create_topic("ctx-orderly", 2).await.unwrap();
+    let rc = client(&broker, "ctx-replier").await;
+    let concurrent = rc
+        .push_consumer("ctx-c")
+        .subscribe("ctx-asks", "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .start(|msgs: Vec<MessageExt>, ctx: ConsumeContext| async move {
+            for m in &msgs {
+                if ctx
+                    .reply(m, [b"ctx:".as_slice(), &m.body].concat())
+                    .await
+                    .is_err()
+                {
+                    return ConsumeResult::ReconsumeLater;
+                }
+            }
+            ConsumeResult::Success
+        })
+        .await
+        .unwrap();
+    let orderly = rc
+        .push_consumer("ctx-o")
+        .subscribe("ctx-orderly", "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .start_orderly(
+            |msgs: Vec<MessageExt>, ctx: rocketmq_sdk::consumer::OrderlyContext| async move {
+                for m in &msgs {
+                    if ctx
+                        .reply(m, [b"ord:".as_slice(), &m.body].concat())
+                        .await
+                        .is_err()
+                    {
+                        return rocketmq_sdk::consumer::OrderlyResult::SuspendCurrentQueueAMoment;
+                    }
+                }
+                rocketmq_sdk::consumer::OrderlyResult::Success
+            },
+        )
+        .await
+        .unwrap();
+    let (client, producer) = requester(&broker).await;
+    for i in 0..3 {
+        let reply = producer
+            .request(Message::new("ctx-asks", format!("a{i}")), T)
+            .await
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&reply.body), format!("ctx:a{i}"));
+        let reply = producer
+            .request(Message::new("ctx-orderly", format!("o{i}")), T)
+            .await
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&reply.body), format!("ord:o{i}"));
+    }
+    assert_eq!(client.pending_requests(), 0);
+    // Each reply was stored in the reply topic too.
+    assert!(
+        wait_until(T, || async {
+            broker.messages(REPLY_TOPIC).unwrap().len() == 6
+        })
+        .await
+    );
+    concurrent.shutdown().await;
+    orderly.shutdown().await;
+
+    // A context built by hand has no client to reply through: a typed error.
+    let mut request = MessageExt::from(Message::new("ctx-asks", "x"));
+    request.message.properties.insert(keys::CLUSTER, CLUSTER);
+    request.message.properties.insert(keys::CORRELATION_ID, "c");
+    request
+        .message
+        .properties
+        .insert(keys::REPLY_TO_CLIENT, "c@c");
+    let queue = rocketmq_sdk::protocol::message::MessageQueue::new("ctx-asks", "b", 0);
+    let err = ConsumeContext::new(queue, 0)
+        .reply(&request, "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+}
+
 // ---- Raw frames from the Java client's golden transcripts ----
 
 struct Frames {

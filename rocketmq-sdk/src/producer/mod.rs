@@ -29,6 +29,9 @@ use crate::client::{Client, ProducerHooks, config_error};
 use crate::error::Result;
 use crate::protocol::message::id::UniqIdGenerator;
 
+/// The group of Java's internal client producer.
+const CLIENT_INNER_PRODUCER: &str = "CLIENT_INNER_PRODUCER";
+
 pub(crate) fn random_start() -> usize {
     selector::random_index(1 << 16)
 }
@@ -135,23 +138,7 @@ impl ProducerBuilder {
             }
             producers.insert(self.group.clone(), hooks);
         }
-        let ip = self
-            .client
-            .inner
-            .config
-            .client_ip
-            .parse()
-            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
-        let producer = Producer {
-            inner: Arc::new(ProducerInner {
-                client: self.client.clone(),
-                group: self.group,
-                config: self.config,
-                ids: UniqIdGenerator::new(ip),
-                faults: fault::LatencyFaultTolerance::default(),
-                announced: std::sync::Mutex::default(),
-            }),
-        };
+        let producer = Producer::unregistered(&self.client, self.group, self.config);
         self.client.inner.send_heartbeat_to_all().await;
         Ok(producer)
     }
@@ -200,6 +187,37 @@ pub(crate) struct ProducerInner {
 }
 
 impl Producer {
+    /// A producer of `group` that is not registered with the client (and so not announced
+    /// by heartbeats on its own).
+    fn unregistered(client: &Client, group: String, config: ProducerConfig) -> Producer {
+        let ip = client
+            .inner
+            .config
+            .client_ip
+            .parse()
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        Producer {
+            inner: Arc::new(ProducerInner {
+                client: client.clone(),
+                group,
+                config,
+                ids: UniqIdGenerator::new(ip),
+                faults: fault::LatencyFaultTolerance::default(),
+                announced: std::sync::Mutex::default(),
+            }),
+        }
+    }
+
+    /// The client's internal producer (Java's `CLIENT_INNER_PRODUCER`, which every
+    /// heartbeat announces): what a consume context replies through.
+    pub(crate) fn client_inner(client: &Client) -> Producer {
+        Producer::unregistered(
+            client,
+            CLIENT_INNER_PRODUCER.to_owned(),
+            ProducerConfig::default(),
+        )
+    }
+
     /// The producer group.
     pub fn group(&self) -> &str {
         &self.inner.group

@@ -22,7 +22,7 @@ use tracing::{debug, warn};
 
 use super::reply;
 use crate::broker::BrokerCore;
-use crate::broker::topics::validate_topic;
+use crate::broker::topics::{NOT_ALLOWED_SEND_TOPICS, validate_topic};
 use crate::replication::BrokerRole;
 use crate::server::{RequestContext, RequestProcessor};
 use crate::store::{PutStatus, TopicConfig};
@@ -165,12 +165,19 @@ impl ReplyProcessor {
         }
     }
 
-    /// Upstream `msgCheck`, as far as a reply needs it: a valid topic that exists (the
-    /// reply topic is created at startup) or may be auto-created, and a queue id in range.
+    /// Upstream `msgCheck`, as far as a reply needs it: a valid, sendable topic that exists
+    /// (the reply topic is created at startup) or may be auto-created, and a queue id in
+    /// range.
     fn check(&self, header: &SendMessageRequestHeaderV2) -> Result<TopicConfig, RemotingCommand> {
         let core = &self.core;
         let topic = &header.topic;
         validate_topic(topic).map_err(|r| reply::error(ResponseCode::INVALID_PARAMETER, r))?;
+        if NOT_ALLOWED_SEND_TOPICS.contains(&topic.as_str()) {
+            return Err(reply::error(
+                ResponseCode::NO_PERMISSION,
+                format!("Sending message to topic[{topic}] is forbidden."),
+            ));
+        }
         let config = match core.topics.get(topic) {
             Some(c) => c,
             None => match core.topics.create_in_send(

@@ -144,6 +144,11 @@ fn delay() {
 }
 
 #[test]
+fn request_reply() {
+    run_ok("request_reply", &[], &[]);
+}
+
+#[test]
 fn broadcast() {
     run_ok("broadcast", &[], &[]);
 }

@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::producer::{Producer, SelectByHash, SendReceipt};
-use crate::protocol::message::Message;
+use crate::protocol::message::{Message, MessageExt};
 
 /// A message type with its routing facts and its JSON encoding.
 ///
@@ -97,5 +97,62 @@ impl Producer {
             Some(hash) => self.send_with_selector(message, &SelectByHash, &hash).await,
             None => self.send(message).await,
         }
+    }
+
+    /// Sends a typed request and decodes its JSON reply (the `sendAndReceive` of
+    /// rocketmq-spring): topic, tag and keys come from the type, as with
+    /// [`Producer::publish`]; the reply is awaited as with [`Producer::request`].
+    ///
+    /// ```no_run
+    /// # use rocketmq_sdk::prelude::*;
+    /// # #[derive(Serialize, Deserialize, Message)]
+    /// # #[rocketmq(topic = "price-quotes")]
+    /// # struct QuoteRequest { sku: String }
+    /// # #[derive(Deserialize)]
+    /// # struct Quote { cents: u64 }
+    /// # async fn demo(producer: Producer) -> rocketmq_sdk::Result<()> {
+    /// let ask = QuoteRequest { sku: "sku-42".into() };
+    /// let quote: Quote = producer
+    ///     .request_typed(&ask, std::time::Duration::from_secs(3))
+    ///     .await?;
+    /// # let _ = quote.cents;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Producer::request`]; JSON encoding errors of the request, and
+    /// [`Error::InvalidMessage`] when the reply body is not a `R` in JSON.
+    ///
+    /// # Cancel safety
+    /// As [`Producer::request`].
+    pub async fn request_typed<T, R>(&self, value: &T, timeout: std::time::Duration) -> Result<R>
+    where
+        T: TypedMessage,
+        R: serde::de::DeserializeOwned,
+    {
+        let reply = self.request(value.to_message()?, timeout).await?;
+        serde_json::from_slice(&reply.body).map_err(|e| {
+            Error::InvalidMessage(format!(
+                "the reply to a {} request is not the expected JSON: {e}",
+                T::TOPIC
+            ))
+        })
+    }
+
+    /// Answers `request` with `value` as JSON (see [`Producer::reply`]).
+    ///
+    /// # Errors
+    /// As [`Producer::reply`], plus JSON encoding errors.
+    ///
+    /// # Cancel safety
+    /// As [`Producer::reply`].
+    pub async fn reply_json<R: serde::Serialize>(
+        &self,
+        request: &MessageExt,
+        value: &R,
+    ) -> Result<SendReceipt> {
+        let body = serde_json::to_vec(value)
+            .map_err(|e| Error::InvalidMessage(format!("cannot encode as JSON: {e}")))?;
+        self.reply(request, body).await
     }
 }

@@ -207,6 +207,17 @@ impl ClientManager {
             .unwrap_or_default()
     }
 
+    /// The open connection of the client with `client_id` (upstream
+    /// `ProducerManager.findChannel`): any connection it registered a producer group on,
+    /// the `CLIENT_INNER_PRODUCER` every client announces included.
+    pub(crate) fn find_channel(&self, client_id: &str) -> Option<ClientChannel> {
+        lock(&self.producers)
+            .values()
+            .flat_map(|g| g.values())
+            .find(|c| c.client_id == client_id && !c.channel.is_closed())
+            .map(|c| c.channel.clone())
+    }
+
     /// Whether the group has registered consumers, and whether they broadcast.
     pub(crate) fn group_model(&self, group: &str) -> Option<Option<MessageModel>> {
         lock(&self.consumers).get(group).map(|g| g.message_model)

@@ -10,6 +10,7 @@ mod offset;
 mod pull;
 mod query;
 pub(crate) mod reply;
+mod request_reply;
 mod send;
 mod send_back;
 mod transaction;
@@ -34,6 +35,13 @@ pub(crate) fn register_all(dispatcher: &mut Dispatcher, core: &Arc<BrokerCore>) 
     dispatcher.register(
         &[RequestCode::END_TRANSACTION],
         Arc::new(transaction::EndTransactionProcessor::new(core.clone())),
+    );
+    dispatcher.register(
+        &[
+            RequestCode::SEND_REPLY_MESSAGE,
+            RequestCode::SEND_REPLY_MESSAGE_V2,
+        ],
+        Arc::new(request_reply::ReplyProcessor::new(core.clone())),
     );
     dispatcher.register(
         &[RequestCode::PULL_MESSAGE, RequestCode::LITE_PULL_MESSAGE],

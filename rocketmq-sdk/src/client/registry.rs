@@ -2,12 +2,13 @@
 //! and who answers the broker's requests (transaction checks, group changes, resets).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use futures::future::BoxFuture;
 
 use crate::protocol::RemotingCommand;
 use crate::protocol::body::ConsumerData;
+use crate::protocol::message::MessageExt;
 use crate::remoting::Connection;
 
 /// A producer group's hooks for broker-initiated requests.
@@ -37,6 +38,9 @@ pub(crate) trait ConsumerHooks: Send + Sync {
 pub(crate) struct Registry {
     pub(crate) producers: RwLock<HashMap<String, Option<Arc<dyn ProducerHooks>>>>,
     pub(crate) consumers: RwLock<HashMap<String, Arc<dyn ConsumerHooks>>>,
+    /// Requests waiting for their reply, by correlation id (upstream
+    /// `RequestFutureHolder`): PUSH_REPLY_MESSAGE_TO_CLIENT may arrive on any connection.
+    pub(crate) pending_replies: Mutex<HashMap<String, tokio::sync::oneshot::Sender<MessageExt>>>,
 }
 
 impl Registry {
@@ -93,5 +97,44 @@ impl Registry {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .is_empty()
+    }
+
+    /// Waits for the reply to `correlation_id`.
+    pub(crate) fn await_reply(
+        &self,
+        correlation_id: &str,
+    ) -> tokio::sync::oneshot::Receiver<MessageExt> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.pending_replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(correlation_id.to_owned(), tx);
+        rx
+    }
+
+    /// Forgets a request that ended without its reply.
+    pub(crate) fn forget_reply(&self, correlation_id: &str) {
+        self.pending_replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(correlation_id);
+    }
+
+    /// Hands a reply to its waiting request; false when nobody waits for it (timed out,
+    /// cancelled, or never ours).
+    pub(crate) fn complete_reply(&self, correlation_id: &str, reply: MessageExt) -> bool {
+        let waiter = self
+            .pending_replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(correlation_id);
+        waiter.is_some_and(|w| w.send(reply).is_ok())
+    }
+
+    pub(crate) fn pending_reply_count(&self) -> usize {
+        self.pending_replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 }

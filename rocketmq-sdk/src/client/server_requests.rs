@@ -90,6 +90,9 @@ async fn route(
                 ),
             }
         }
+        RequestCode::PUSH_REPLY_MESSAGE_TO_CLIENT => {
+            Some(crate::producer::receive_reply(client, &request))
+        }
         other => Some(
             RemotingCommand::new_response(ResponseCode::REQUEST_CODE_NOT_SUPPORTED)
                 .with_remark(format!(" request type {} not supported", other.value())),

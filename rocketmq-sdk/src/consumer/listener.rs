@@ -36,6 +36,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tracing::warn;
 
+use crate::client::Client;
 use crate::protocol::message::{MessageExt, MessageQueue};
 
 /// The outcome of a concurrent listener call (`ConsumeConcurrentlyStatus`).
@@ -131,6 +132,22 @@ impl<E: Display> IntoOrderlyResult for Result<OrderlyResult, E> {
     }
 }
 
+async fn reply_through(
+    client: Option<&Client>,
+    request: &MessageExt,
+    body: bytes::Bytes,
+) -> crate::Result<crate::producer::SendReceipt> {
+    let Some(client) = client else {
+        return Err(crate::client::config_error(
+            "context",
+            "this context was built by hand and has no client to reply through",
+        ));
+    };
+    crate::producer::Producer::client_inner(client)
+        .reply(request, body)
+        .await
+}
+
 /// The context of a concurrent listener call (`ConsumeConcurrentlyContext`). Cheap to
 /// clone; clones share the delay-level choice.
 #[derive(Debug, Clone)]
@@ -143,6 +160,8 @@ struct ConsumeContextInner {
     reconsume_times: i32,
     delay_level: AtomicI32,
     dead_letters: DeadLetterMarks,
+    /// The consumer's client, for replies; `None` in a context built by hand.
+    client: Option<Client>,
 }
 
 impl ConsumeContext {
@@ -154,7 +173,40 @@ impl ConsumeContext {
             reconsume_times,
             delay_level: AtomicI32::new(0),
             dead_letters: DeadLetterMarks::default(),
+            client: None,
         }))
+    }
+
+    /// The context a consumer of `client` makes, able to [reply](ConsumeContext::reply).
+    pub(crate) fn for_consumer(queue: MessageQueue, reconsume_times: i32, client: &Client) -> Self {
+        ConsumeContext(Arc::new(ConsumeContextInner {
+            queue,
+            reconsume_times,
+            delay_level: AtomicI32::new(0),
+            dead_letters: DeadLetterMarks::default(),
+            client: Some(client.clone()),
+        }))
+    }
+
+    /// Answers `request` (one of this call's messages, sent with
+    /// [`Producer::request`](crate::producer::Producer::request)) with `body`, through the
+    /// consumer's client (producer group `CLIENT_INNER_PRODUCER`). Same as
+    /// [`Producer::reply`](crate::producer::Producer::reply) without a producer of your own.
+    ///
+    /// # Errors
+    /// [`Error::InvalidMessage`](crate::Error::InvalidMessage) when `request` is not a
+    /// request; [`Error::Config`](crate::Error::Config) for a context built with
+    /// [`ConsumeContext::new`] (it has no client); otherwise as
+    /// [`Producer::send_reply`](crate::producer::Producer::send_reply).
+    ///
+    /// # Cancel safety
+    /// As [`Producer::send_reply`](crate::producer::Producer::send_reply).
+    pub async fn reply(
+        &self,
+        request: &MessageExt,
+        body: impl Into<bytes::Bytes>,
+    ) -> crate::Result<crate::producer::SendReceipt> {
+        reply_through(self.0.client.as_ref(), request, body.into()).await
     }
 
     /// Sends `message` (one of this call's) straight to `%DLQ%<group>` once the call
@@ -210,6 +262,8 @@ struct OrderlyContextInner {
     /// Milliseconds; `u64::MAX` means "the consumer's setting".
     suspend_ms: AtomicU64,
     dead_letters: DeadLetterMarks,
+    /// The consumer's client, for replies; `None` in a context built by hand.
+    client: Option<Client>,
 }
 
 impl OrderlyContext {
@@ -221,7 +275,34 @@ impl OrderlyContext {
             reconsume_times,
             suspend_ms: AtomicU64::new(u64::MAX),
             dead_letters: DeadLetterMarks::default(),
+            client: None,
         }))
+    }
+
+    /// The context a consumer of `client` makes, able to [reply](OrderlyContext::reply).
+    pub(crate) fn for_consumer(queue: MessageQueue, reconsume_times: i32, client: &Client) -> Self {
+        OrderlyContext(Arc::new(OrderlyContextInner {
+            queue,
+            reconsume_times,
+            suspend_ms: AtomicU64::new(u64::MAX),
+            dead_letters: DeadLetterMarks::default(),
+            client: Some(client.clone()),
+        }))
+    }
+
+    /// Answers `request` with `body`, as [`ConsumeContext::reply`].
+    ///
+    /// # Errors
+    /// As [`ConsumeContext::reply`].
+    ///
+    /// # Cancel safety
+    /// As [`ConsumeContext::reply`].
+    pub async fn reply(
+        &self,
+        request: &MessageExt,
+        body: impl Into<bytes::Bytes>,
+    ) -> crate::Result<crate::producer::SendReceipt> {
+        reply_through(self.0.client.as_ref(), request, body.into()).await
     }
 
     /// Sends `message` (one of this call's) straight to `%DLQ%<group>` once the call

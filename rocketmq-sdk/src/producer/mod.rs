@@ -1,9 +1,10 @@
 //! Producers: sync, async (the send future itself) and oneway sends, batches, ordered sends
-//! through selectors, retries with broker fault avoidance.
+//! through selectors, retries with broker fault avoidance, and request-reply.
 
 mod config;
 mod fault;
 mod receipt;
+mod request;
 mod selector;
 mod send;
 mod transaction;
@@ -12,6 +13,10 @@ use std::sync::Arc;
 
 pub use config::ProducerConfig;
 pub use receipt::{SendReceipt, SendStatus};
+pub(crate) use request::receive_reply;
+pub use request::{
+    REPLY_MESSAGE_FLAG, REPLY_TOPIC_POSTFIX, ReplyMessageRequestHeader, create_reply_message,
+};
 pub use selector::{
     JavaHashCode, MessageQueueSelector, SelectByHash, SelectRandom, java_hash_index,
 };
@@ -23,6 +28,9 @@ pub use transaction::{
 use crate::client::{Client, ProducerHooks, config_error};
 use crate::error::Result;
 use crate::protocol::message::id::UniqIdGenerator;
+
+/// The group of Java's internal client producer.
+const CLIENT_INNER_PRODUCER: &str = "CLIENT_INNER_PRODUCER";
 
 pub(crate) fn random_start() -> usize {
     selector::random_index(1 << 16)
@@ -130,22 +138,7 @@ impl ProducerBuilder {
             }
             producers.insert(self.group.clone(), hooks);
         }
-        let ip = self
-            .client
-            .inner
-            .config
-            .client_ip
-            .parse()
-            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
-        let producer = Producer {
-            inner: Arc::new(ProducerInner {
-                client: self.client.clone(),
-                group: self.group,
-                config: self.config,
-                ids: UniqIdGenerator::new(ip),
-                faults: fault::LatencyFaultTolerance::default(),
-            }),
-        };
+        let producer = Producer::unregistered(&self.client, self.group, self.config);
         self.client.inner.send_heartbeat_to_all().await;
         Ok(producer)
     }
@@ -188,9 +181,43 @@ pub(crate) struct ProducerInner {
     pub(crate) config: ProducerConfig,
     pub(crate) ids: UniqIdGenerator,
     faults: fault::LatencyFaultTolerance,
+    /// Brokers a request has heartbeated, so they can push replies here (see
+    /// `Producer::request`).
+    announced: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Producer {
+    /// A producer of `group` that is not registered with the client (and so not announced
+    /// by heartbeats on its own).
+    fn unregistered(client: &Client, group: String, config: ProducerConfig) -> Producer {
+        let ip = client
+            .inner
+            .config
+            .client_ip
+            .parse()
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        Producer {
+            inner: Arc::new(ProducerInner {
+                client: client.clone(),
+                group,
+                config,
+                ids: UniqIdGenerator::new(ip),
+                faults: fault::LatencyFaultTolerance::default(),
+                announced: std::sync::Mutex::default(),
+            }),
+        }
+    }
+
+    /// The client's internal producer (Java's `CLIENT_INNER_PRODUCER`, which every
+    /// heartbeat announces): what a consume context replies through.
+    pub(crate) fn client_inner(client: &Client) -> Producer {
+        Producer::unregistered(
+            client,
+            CLIENT_INNER_PRODUCER.to_owned(),
+            ProducerConfig::default(),
+        )
+    }
+
     /// The producer group.
     pub fn group(&self) -> &str {
         &self.inner.group

@@ -85,7 +85,7 @@ async fn consume(
         reconsume_times = first.reconsume_times,
         batch = msgs.len(),
     );
-    let ctx = ConsumeContext::new(mq.clone(), first.reconsume_times);
+    let ctx = ConsumeContext::for_consumer(mq.clone(), first.reconsume_times, &inner.client);
     let call = AssertUnwindSafe(listener.consume(&msgs, &ctx)).catch_unwind();
     let outcome = tokio::select! {
         r = tokio::time::timeout(inner.config.consume_timeout, call).instrument(span.clone()) => r,

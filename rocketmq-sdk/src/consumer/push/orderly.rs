@@ -181,7 +181,7 @@ pub(super) async fn consume_loop(
             batch = msgs.len(),
             orderly = true,
         );
-        let ctx = OrderlyContext::new(mq.clone(), msgs[0].reconsume_times);
+        let ctx = OrderlyContext::for_consumer(mq.clone(), msgs[0].reconsume_times, &inner.client);
         let call = AssertUnwindSafe(listener.consume(&msgs, &ctx)).catch_unwind();
         let outcome = tokio::select! {
             r = tokio::time::timeout(cfg.consume_timeout, call).instrument(span.clone()) => r,

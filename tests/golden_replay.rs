@@ -51,11 +51,6 @@ const KNOWN_GAPS: &[(i32, &str)] = &[
         300,
         "QUERY_TOPIC_CONSUME_BY_WHO (mqadmin topicRoute/consumerProgress): not supported",
     ),
-    (325, "SEND_REPLY_MESSAGE_V2 (request-reply): not supported"),
-    (
-        326,
-        "PUSH_REPLY_MESSAGE_TO_CLIENT (broker -> requester): never sent, as 325 is refused",
-    ),
     (
         351,
         "GET_TOPIC_CONFIG (5.0 mqadmin topicRoute/topicStatus): not supported",

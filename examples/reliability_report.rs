@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example reliability_report            # standard sizes
+//! cargo run --example reliability_report -- --small            # what CI runs (about a minute)
 //! RELIABILITY_HEAVY=1 cargo run --release --example reliability_report
 //! REDIS_URL=redis://127.0.0.1/ cargo run --release --example reliability_report  # + Redis row
 //! ```
@@ -11,7 +12,8 @@
 //! process crashes), a record is corrupt, an effect behind a dedupe guard ran twice, or a
 //! scenario failed to run.
 //!
-//! Sizes (standard / heavy): SYNC_FLUSH + SIGKILL 20 runs × 10,000 messages / 100 runs ×
+//! Sizes (small / standard / heavy): SYNC_FLUSH + SIGKILL 3 runs × 1,000 messages; ASYNC 3 ×
+//! 1,000; the in-process scenarios 1,000 – 2,000 messages. SYNC_FLUSH + SIGKILL 20 runs × 10,000 messages / 100 runs ×
 //! 10,000; ASYNC_FLUSH + SIGKILL 5 / 20 runs × 10,000; the in-process
 //! scenarios scale from a few thousand to tens of thousands of messages. The CI tests in
 //! `tests/reliability_*.rs` run smaller sizes (each says which).
@@ -38,9 +40,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn report() -> Result<(), Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
-    let h = heavy();
+    let small = std::env::args().any(|a| a == "--small");
+    let h = heavy() && !small;
+    // Scales the in-process scenarios: small / standard / heavy.
+    let size = |standard: usize, heavy: usize| {
+        if small {
+            (standard / 5).max(500)
+        } else if h {
+            heavy
+        } else {
+            standard
+        }
+    };
     // The issue's bar: SYNC_FLUSH + SIGKILL, at least 20 runs x 10k messages, 100 heavy.
-    let (runs, messages) = if h { (100, 10_000) } else { (20, 10_000) };
+    let (runs, messages) = if small {
+        (3, 1_000)
+    } else if h {
+        (100, 10_000)
+    } else {
+        (20, 10_000)
+    };
     println!("{}", table_header());
     let mut reports: Vec<Report> = Vec::new();
     let mut errors = 0u64;
@@ -57,11 +76,21 @@ async fn report() -> Result<(), Box<dyn std::error::Error>> {
     run(crash_under_load(&exe, &CrashSettings::new(FlushMode::Sync, runs, messages)).await);
     run(crash_under_load(
         &exe,
-        &CrashSettings::new(FlushMode::Async, if h { 20 } else { 5 }, messages),
+        &CrashSettings::new(
+            FlushMode::Async,
+            if small {
+                3
+            } else if h {
+                20
+            } else {
+                5
+            },
+            messages,
+        ),
     )
     .await);
-    run(producer_storms(if h { 20_000 } else { 5_000 }, 3).await);
-    run(consumer_crash(&exe, if h { 20_000 } else { 2_000 }, 6)
+    run(producer_storms(size(5_000, 20_000), 3).await);
+    run(consumer_crash(&exe, size(2_000, 20_000), 6)
         .await
         .and_then(|(r, d)| {
             if d.uncommitted_not_redelivered == 0 {
@@ -72,8 +101,8 @@ async fn report() -> Result<(), Box<dyn std::error::Error>> {
                 ))
             }
         }));
-    run(consumer_storms(if h { 10_000 } else { 2_000 }, 5).await);
-    let storm = if h { 20_000 } else { 5_000 };
+    run(consumer_storms(size(2_000, 10_000), 5).await);
+    let storm = size(5_000, 20_000);
     run(dedupe_storm(MemoryGuard::new(), "memory", storm, 51)
         .await
         .map(|s| s.report));
@@ -91,8 +120,8 @@ async fn report() -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => run(Err(format!("redis guard: {e}"))),
         }
     }
-    run(garbage_connections(if h { 1_000 } else { 200 }, 1_000, 9).await);
-    run(sync_replication_failover(if h { 10_000 } else { 2_000 })
+    run(garbage_connections(size(200, 1_000), 1_000, 9).await);
+    run(sync_replication_failover(size(2_000, 10_000))
         .await
         .map(|(r, _)| r));
     // Appends reach the kernel before the ack, so no scenario (async flush included: these

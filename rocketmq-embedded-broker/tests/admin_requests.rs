@@ -815,3 +815,49 @@ async fn broker_config_reports_updates_and_refuses_black_listed_keys() {
     assert!(!text.contains("brokerConfigPath=/tmp/x"));
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn sdk_admin_verbs_read_stats_connections_runtime_and_delete() {
+    let broker = EmbeddedBroker::start().await.unwrap();
+    let baddr = broker.broker_addrs()[0].clone();
+    let raw = connect(&baddr).await;
+    broker.create_topic("ST", 2).await.unwrap();
+    for _ in 0..4 {
+        send_ok(&raw, "ST", 0, b"s").await;
+    }
+    join(&raw, "10.0.0.2@s1", "SGK", "ST").await;
+    commit(&raw, "SGK", "ST", 0, 1).await;
+
+    let client = rocketmq_sdk::Client::builder()
+        .name_server(broker.name_server_addr())
+        .build()
+        .await
+        .unwrap();
+    let t = client.topic_stats("ST").await.unwrap();
+    assert_eq!(t.offset_table.len(), 2);
+    assert_eq!(
+        t.offset_table[&MessageQueue::new("ST", "broker-a", 0)].max_offset,
+        4
+    );
+    let lag = client.consume_stats("SGK", None).await.unwrap();
+    assert_eq!(lag.total_diff(), 3);
+    let one = client.consume_stats("SGK", Some("ST")).await.unwrap();
+    assert_eq!(one.offset_table.len(), 2);
+    let c = client.consumer_connections("SGK").await.unwrap();
+    assert_eq!(c.connection_set[0].client_id, "10.0.0.2@s1");
+    let info = client.broker_runtime_info(&baddr).await.unwrap();
+    assert_eq!(info["msgPutTotalTodayNow"], "4");
+
+    client.delete_group("SGK", None, true).await.unwrap();
+    assert!(broker.consumer_offsets("SGK", "ST").is_empty());
+    client
+        .delete_topic("ST", Some("DefaultCluster"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        client.topic_stats("ST").await,
+        Err(rocketmq_sdk::Error::NoRoute(_)) | Err(rocketmq_sdk::Error::Broker { .. })
+    ));
+    client.shutdown().await;
+    broker.shutdown().await.unwrap();
+}

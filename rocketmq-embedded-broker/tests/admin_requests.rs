@@ -14,22 +14,24 @@ use rocketmq_embedded_broker::EmbeddedBroker;
 use rocketmq_sdk::protocol::body::fastjson;
 use rocketmq_sdk::protocol::body::heartbeat::{ConsumeFromWhere, ConsumeType};
 use rocketmq_sdk::protocol::body::{
-    ConsumeStats, ConsumeStatsList, ConsumerConnection, ConsumerData, GetConsumerStatusBody,
-    GroupList, HeartbeatData, JsonBody, KvTable, MessageModel, MessageQueue, ProducerConnection,
-    ProducerData, SubscriptionGroupConfig, SubscriptionGroupWrapper, TopicList, TopicRouteData,
-    TopicStatsTable,
+    ConsumeStats, ConsumeStatsList, ConsumerConnection, ConsumerData, ConsumerRunningInfo,
+    GetConsumerStatusBody, GroupList, HeartbeatData, JsonBody, KvTable, MessageModel, MessageQueue,
+    ProducerConnection, ProducerData, SubscriptionGroupConfig, SubscriptionGroupWrapper, TopicList,
+    TopicRouteData, TopicStatsTable,
 };
 use rocketmq_sdk::protocol::header::{
-    CloneGroupOffsetRequestHeader, CommandHeader, DeleteKvConfigRequestHeader,
-    DeleteSubscriptionGroupRequestHeader, DeleteTopicFromNamesrvRequestHeader,
-    DeleteTopicRequestHeader, GetConsumeStatsInBrokerHeader, GetConsumeStatsRequestHeader,
-    GetConsumerConnectionListRequestHeader, GetConsumerStatusRequestHeader,
-    GetKvConfigRequestHeader, GetKvConfigResponseHeader, GetKvListByNamespaceRequestHeader,
+    CloneGroupOffsetRequestHeader, CommandHeader, ConsumeMessageDirectlyResultRequestHeader,
+    DeleteKvConfigRequestHeader, DeleteSubscriptionGroupRequestHeader,
+    DeleteTopicFromNamesrvRequestHeader, DeleteTopicRequestHeader, GetConsumeStatsInBrokerHeader,
+    GetConsumeStatsRequestHeader, GetConsumerConnectionListRequestHeader,
+    GetConsumerRunningInfoRequestHeader, GetConsumerStatusRequestHeader, GetKvConfigRequestHeader,
+    GetKvConfigResponseHeader, GetKvListByNamespaceRequestHeader,
     GetProducerConnectionListRequestHeader, GetRouteInfoRequestHeader,
     GetSubscriptionGroupConfigRequestHeader, GetTopicConfigRequestHeader,
     GetTopicStatsInfoRequestHeader, GetTopicsByClusterRequestHeader, PutKvConfigRequestHeader,
     QueryTopicConsumeByWhoRequestHeader, UpdateConsumerOffsetRequestHeader,
 };
+use rocketmq_sdk::protocol::message::decode_all;
 use rocketmq_sdk::protocol::{RemotingCommand, RequestCode, ResponseCode};
 use rocketmq_sdk::remoting::{Connection, ConnectionOptions, ServerRequestHandler};
 use serde_json::Value;
@@ -347,16 +349,25 @@ impl ServerRequestHandler for StatusClient {
         _connection: Connection,
         request: RemotingCommand,
     ) -> BoxFuture<'static, Option<RemotingCommand>> {
-        let answer =
-            (request.code == RequestCode::GET_CONSUMER_STATUS_FROM_CLIENT.value()).then(|| {
-                let h: GetConsumerStatusRequestHeader = request.decode_header().unwrap();
-                let body = GetConsumerStatusBody {
-                    message_queue_table: [(MessageQueue::new(h.topic, "broker-a", 0), 7)].into(),
-                    ..Default::default()
-                };
-                RemotingCommand::new_response(ResponseCode::SUCCESS)
-                    .with_body(body.encode().unwrap())
-            });
+        let ok = || RemotingCommand::new_response(ResponseCode::SUCCESS);
+        let answer = if request.code == RequestCode::GET_CONSUMER_STATUS_FROM_CLIENT.value() {
+            let h: GetConsumerStatusRequestHeader = request.decode_header().unwrap();
+            let body = GetConsumerStatusBody {
+                message_queue_table: [(MessageQueue::new(h.topic, "broker-a", 0), 7)].into(),
+                ..Default::default()
+            };
+            Some(ok().with_body(body.encode().unwrap()))
+        } else if request.code == RequestCode::GET_CONSUMER_RUNNING_INFO.value() {
+            let mut info = ConsumerRunningInfo::default();
+            info.properties
+                .insert("PROP_CONSUME_TYPE".into(), "CONSUME_PASSIVELY".into());
+            Some(ok().with_body(info.encode().unwrap()))
+        } else if request.code == RequestCode::CONSUME_MESSAGE_DIRECTLY.value() {
+            let n = decode_all(request.body.clone()).map_or(0, |m| m.len());
+            Some(ok().with_remark(format!("records={n}")))
+        } else {
+            None
+        };
         self.0.lock().unwrap().push(request);
         Box::pin(async move { answer })
     }
@@ -430,6 +441,56 @@ async fn connections_list_the_online_clients_and_consumer_status_asks_them() {
         .filter(|c| c.code == RequestCode::GET_CONSUMER_STATUS_FROM_CLIENT.value())
         .count();
     assert_eq!(asked, 1);
+
+    // mqadmin consumerStatus: the broker relays GET_CONSUMER_RUNNING_INFO to the client.
+    let running = GetConsumerRunningInfoRequestHeader {
+        consumer_group: "GC".into(),
+        client_id: "10.0.0.1@c1".into(),
+        jstack_enable: false,
+        ..Default::default()
+    };
+    let r = call(&admin, RequestCode::GET_CONSUMER_RUNNING_INFO, &running).await;
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+    let info = ConsumerRunningInfo::decode(&r.body).unwrap();
+    assert_eq!(info.properties["PROP_CONSUME_TYPE"], "CONSUME_PASSIVELY");
+    let r = call(
+        &admin,
+        RequestCode::GET_CONSUMER_RUNNING_INFO,
+        &GetConsumerRunningInfoRequestHeader {
+            client_id: "nobody".into(),
+            ..running.clone()
+        },
+    )
+    .await;
+    assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR);
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("The Consumer <GC> <nobody> not online")
+    );
+
+    // CONSUME_MESSAGE_DIRECTLY: the stored record named by the offset id goes along.
+    let sent = send_ok(&admin, "CT", 0, b"direct").await;
+    let r = call(
+        &admin,
+        RequestCode::CONSUME_MESSAGE_DIRECTLY,
+        &ConsumeMessageDirectlyResultRequestHeader {
+            consumer_group: "GC".into(),
+            client_id: Some("10.0.0.1@c1".into()),
+            msg_id: Some(sent.msg_id.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(r.remark.as_deref(), Some("records=1"), "{r:?}");
+    let relayed = handler
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|c| c.code == RequestCode::CONSUME_MESSAGE_DIRECTLY.value())
+        .cloned()
+        .unwrap();
+    assert_eq!(relayed.ext_fields.get("brokerName"), Some("broker-a"));
 
     let r = call(
         &admin,

@@ -12,7 +12,9 @@
 //!   GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), DELETE_SUBSCRIPTIONGROUP (207),
 //!   GET_SUBSCRIPTIONGROUP_CONFIG (352), GET_CONSUMER_CONNECTION_LIST (203),
 //!   GET_PRODUCER_CONNECTION_LIST (204), QUERY_TOPIC_CONSUME_BY_WHO (300),
-//!   CLONE_GROUP_OFFSET (314);
+//!   CLONE_GROUP_OFFSET (314), and the requests relayed to one consumer:
+//!   GET_CONSUMER_RUNNING_INFO (307, `mqadmin consumerStatus`), CONSUME_MESSAGE_DIRECTLY
+//!   (309);
 //! * INVOKE_BROKER_TO_RESET_OFFSET (222), below.
 //!
 //! 5.x POP consumption (POP_MESSAGE 200050, ACK_MESSAGE 200051, CHANGE_MESSAGE_INVISIBLETIME
@@ -56,7 +58,7 @@ use crate::store::TopicConfig;
 const CONFIG_BLACK_LIST: [&str; 2] = ["configBlackList", "brokerConfigPath"];
 
 /// Every code [`AdminProcessor`] serves.
-pub(crate) const CODES: [RequestCode; 20] = [
+pub(crate) const CODES: [RequestCode; 22] = [
     RequestCode::UPDATE_AND_CREATE_TOPIC,
     RequestCode::GET_ALL_TOPIC_CONFIG,
     RequestCode::INVOKE_BROKER_TO_RESET_OFFSET,
@@ -77,6 +79,8 @@ pub(crate) const CODES: [RequestCode; 20] = [
     RequestCode::GET_PRODUCER_CONNECTION_LIST,
     RequestCode::QUERY_TOPIC_CONSUME_BY_WHO,
     RequestCode::CLONE_GROUP_OFFSET,
+    RequestCode::GET_CONSUMER_RUNNING_INFO,
+    RequestCode::CONSUME_MESSAGE_DIRECTLY,
 ];
 
 pub(crate) struct AdminProcessor {
@@ -132,6 +136,12 @@ impl RequestProcessor for AdminProcessor {
             }
             RequestCode::QUERY_TOPIC_CONSUME_BY_WHO => groups_admin::consumed_by(core, &request),
             RequestCode::CLONE_GROUP_OFFSET => groups_admin::clone_offsets(core, &request),
+            RequestCode::GET_CONSUMER_RUNNING_INFO => {
+                groups_admin::consumer_running_info(core, &request).await
+            }
+            RequestCode::CONSUME_MESSAGE_DIRECTLY => {
+                groups_admin::consume_directly(core, &request).await
+            }
             _ => self.reset_offset(&request),
         })
     }

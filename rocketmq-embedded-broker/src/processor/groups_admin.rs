@@ -2,19 +2,23 @@
 //! subscription group configs (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP 200,
 //! GET_ALL_SUBSCRIPTIONGROUP_CONFIG 201, DELETE_SUBSCRIPTIONGROUP 207,
 //! GET_SUBSCRIPTIONGROUP_CONFIG 352), connections (GET_CONSUMER_CONNECTION_LIST 203,
-//! GET_PRODUCER_CONNECTION_LIST 204), QUERY_TOPIC_CONSUME_BY_WHO (300) and
-//! CLONE_GROUP_OFFSET (314).
+//! GET_PRODUCER_CONNECTION_LIST 204), QUERY_TOPIC_CONSUME_BY_WHO (300),
+//! CLONE_GROUP_OFFSET (314), and the requests the broker relays to one consumer
+//! (GET_CONSUMER_RUNNING_INFO 307 for `mqadmin consumerStatus`, CONSUME_MESSAGE_DIRECTLY
+//! 309 for `mqadmin consumeMessage`), upstream's `callConsumer`.
 
 use rocketmq_sdk::protocol::body::{
     Connection, ConsumerConnection, GroupList, JsonBody, ProducerConnection,
     SubscriptionGroupConfig as WireGroupConfig, SubscriptionGroupWrapper,
 };
 use rocketmq_sdk::protocol::header::{
-    CloneGroupOffsetRequestHeader, DeleteSubscriptionGroupRequestHeader,
-    GetConsumerConnectionListRequestHeader, GetProducerConnectionListRequestHeader,
+    CloneGroupOffsetRequestHeader, ConsumeMessageDirectlyResultRequestHeader,
+    DeleteSubscriptionGroupRequestHeader, GetConsumerConnectionListRequestHeader,
+    GetConsumerRunningInfoRequestHeader, GetProducerConnectionListRequestHeader,
     GetSubscriptionGroupConfigRequestHeader, QueryTopicConsumeByWhoRequestHeader,
 };
-use rocketmq_sdk::protocol::{RemotingCommand, ResponseCode};
+use rocketmq_sdk::protocol::message::id::decode_offset_msg_id;
+use rocketmq_sdk::protocol::{RemotingCommand, RequestCode, ResponseCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{info, warn};
@@ -22,6 +26,9 @@ use tracing::{info, warn};
 use super::reply;
 use crate::broker::{BrokerCore, ClientInfo};
 use crate::store::SubscriptionGroupConfig;
+
+/// How long a relayed request waits for the consumer (upstream `Broker2Client.callClient`).
+const CALL_CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The answer upstream's `validateSlave` gives to changes sent to a slave.
 pub(crate) fn refuse_on_slave(core: &BrokerCore) -> Option<RemotingCommand> {
@@ -207,4 +214,93 @@ pub(crate) fn clone_offsets(core: &BrokerCore, request: &RemotingCommand) -> Rem
     }
     info!(src = %h.src_group, dest = %h.dest_group, topics = copied, "CLONE_GROUP_OFFSET");
     reply::success()
+}
+
+/// Relays `request` (its ext fields and body) to the consumer `client_id` of `group` and
+/// returns the consumer's answer (upstream `callConsumer`).
+async fn call_consumer(
+    core: &BrokerCore,
+    code: RequestCode,
+    request: &RemotingCommand,
+    group: &str,
+    client_id: &str,
+) -> RemotingCommand {
+    let member = core
+        .clients
+        .consumer_group(group)
+        .and_then(|g| g.members.into_iter().find(|m| m.client_id == client_id));
+    let Some(member) = member else {
+        return reply::error(
+            ResponseCode::SYSTEM_ERROR,
+            format!("The Consumer <{group}> <{client_id}> not online"),
+        );
+    };
+    let mut relayed = reply::broker_request(code).with_body(request.body.clone());
+    relayed.ext_fields = request.ext_fields.clone();
+    match member.channel.request(relayed, CALL_CLIENT_TIMEOUT).await {
+        // The consumer's answer goes back as ours (the dispatcher sets opaque and flag).
+        Some(answer) => answer,
+        None if member.channel.is_closed() => reply::error(
+            ResponseCode::SYSTEM_ERROR,
+            format!("invoke consumer <{group}> <{client_id}> Exception: connection closed"),
+        ),
+        None => reply::error(
+            ResponseCode::CONSUME_MSG_TIMEOUT,
+            format!("consumer <{group}> <{client_id}> Timeout: no answer in 10000ms"),
+        ),
+    }
+}
+
+/// GET_CONSUMER_RUNNING_INFO: the consumer's own `ConsumerRunningInfo`.
+pub(crate) async fn consumer_running_info(
+    core: &BrokerCore,
+    request: &RemotingCommand,
+) -> RemotingCommand {
+    let h: GetConsumerRunningInfoRequestHeader = match request.decode_header() {
+        Ok(h) => h,
+        Err(e) => return reply::bad_header(&e),
+    };
+    call_consumer(
+        core,
+        RequestCode::GET_CONSUMER_RUNNING_INFO,
+        request,
+        &h.consumer_group,
+        &h.client_id,
+    )
+    .await
+}
+
+/// CONSUME_MESSAGE_DIRECTLY: the stored message named by `msgId` (an offset message id)
+/// is handed to the consumer, which consumes it and reports the outcome.
+pub(crate) async fn consume_directly(
+    core: &BrokerCore,
+    request: &RemotingCommand,
+) -> RemotingCommand {
+    let h: ConsumeMessageDirectlyResultRequestHeader = match request.decode_header() {
+        Ok(h) => h,
+        Err(e) => return reply::bad_header(&e),
+    };
+    let mut relayed = request.clone();
+    relayed
+        .ext_fields
+        .insert("brokerName", core.config.broker_name.clone());
+    // Upstream leaves the body empty when the id does not decode or names no record.
+    if let Some(offset) = h
+        .msg_id
+        .as_deref()
+        .and_then(|id| decode_offset_msg_id(id).ok())
+        .map(|id| id.commit_log_offset)
+        && let Ok(Some(record)) = core.store.message_by_offset(offset)
+    {
+        relayed.body = record;
+    }
+    let client_id = h.client_id.unwrap_or_default();
+    call_consumer(
+        core,
+        RequestCode::CONSUME_MESSAGE_DIRECTLY,
+        &relayed,
+        &h.consumer_group,
+        &client_id,
+    )
+    .await
 }

@@ -29,7 +29,8 @@ use rocketmq_sdk::protocol::header::{
     GetProducerConnectionListRequestHeader, GetRouteInfoRequestHeader,
     GetSubscriptionGroupConfigRequestHeader, GetTopicConfigRequestHeader,
     GetTopicStatsInfoRequestHeader, GetTopicsByClusterRequestHeader, PutKvConfigRequestHeader,
-    QueryTopicConsumeByWhoRequestHeader, UpdateConsumerOffsetRequestHeader,
+    QueryTopicConsumeByWhoRequestHeader, RegisterBrokerRequestHeader,
+    UpdateConsumerOffsetRequestHeader,
 };
 use rocketmq_sdk::protocol::message::decode_all;
 use rocketmq_sdk::protocol::{RemotingCommand, RequestCode, ResponseCode};
@@ -696,6 +697,23 @@ async fn kv_config_round_trips_and_feeds_order_topic_conf() {
         },
     )
     .await;
+    assert_eq!(KvTable::decode(&r.body).unwrap().table["OT"], "broker-a:2");
+
+    // A broker registering over TCP is told the ordered topics, as upstream answers.
+    let r = call(
+        &n,
+        RequestCode::REGISTER_BROKER,
+        &RegisterBrokerRequestHeader {
+            broker_name: "broker-z".into(),
+            broker_addr: "127.0.0.1:1".into(),
+            cluster_name: "OtherCluster".into(),
+            ha_server_addr: "127.0.0.1:2".into(),
+            broker_id: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS);
     assert_eq!(KvTable::decode(&r.body).unwrap().table["OT"], "broker-a:2");
 
     // Upstream's orderMessageEnable is off by default: the route has no orderTopicConf.

@@ -3,7 +3,9 @@
 //! consuming it, dead letters and their re-sending. Every call works against any RocketMQ
 //! name server and broker (4.x/5.x, classic remoting), the embedded broker included.
 //!
-//! Offset resets by time are [`Client::reset_offset_by_timestamp`].
+//! Offset resets by time are [`Client::reset_offset_by_timestamp`]. Monitoring and clean-up:
+//! [`Client::topic_stats`], [`Client::consume_stats`] (lag), [`Client::consumer_connections`],
+//! [`Client::broker_runtime_info`], [`Client::delete_topic`], [`Client::delete_group`].
 //!
 //! ```no_run
 //! # async fn demo() -> rocketmq_sdk::Result<()> {
@@ -21,19 +23,22 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
 use crate::consumer::api::PullStatus;
 use crate::error::{Error, Result};
-use crate::protocol::body::{ClusterInfo, JsonBody, SubscriptionData};
+use crate::protocol::body::{
+    ClusterInfo, ConsumeStats, ConsumerConnection, JsonBody, KvTable, SubscriptionData, TopicList,
+    TopicStatsTable,
+};
 use crate::protocol::header::pull::pull_sys_flag;
 use crate::protocol::header::{
-    CreateTopicRequestHeader, QueryMessageRequestHeader, RpcBase, TopicFilterType,
-    ViewMessageRequestHeader,
+    CreateTopicRequestHeader, DeleteSubscriptionGroupRequestHeader,
+    DeleteTopicFromNamesrvRequestHeader, DeleteTopicRequestHeader, GetConsumeStatsRequestHeader,
+    GetConsumerConnectionListRequestHeader, GetTopicStatsInfoRequestHeader,
+    QueryMessageRequestHeader, RpcBase, TopicFilterType, ViewMessageRequestHeader,
 };
 use crate::protocol::message::id::decode_offset_msg_id;
 use crate::protocol::message::{MessageExt, MessageQueue, decode_all};
@@ -51,18 +56,6 @@ const DEFAULT_MAX_RECONSUME_TIMES: i32 = 16;
 /// Messages asked for per browsing pull.
 const BROWSE_BATCH: i32 = 32;
 
-/// The GET_ALL_TOPIC_LIST_FROM_NAMESERVER body (`TopicList`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TopicList {
-    #[serde(default)]
-    topic_list: BTreeSet<String>,
-}
-
-impl JsonBody for TopicList {
-    const WHAT: &'static str = "TopicList";
-}
-
 fn broker_error(addr: &str, resp: RemotingCommand) -> Error {
     Error::Broker {
         addr: addr.to_owned(),
@@ -72,6 +65,237 @@ fn broker_error(addr: &str, resp: RemotingCommand) -> Error {
 }
 
 impl Client {
+    /// Master addresses of the brokers serving `topic`, sorted.
+    async fn topic_masters(&self, topic: &str) -> Result<Vec<String>> {
+        let route = self.refresh_route(topic).await?;
+        let mut addrs: Vec<String> = route
+            .data
+            .broker_datas
+            .iter()
+            .filter_map(|b| b.master_addr().map(str::to_owned))
+            .collect();
+        addrs.sort();
+        addrs.dedup();
+        Ok(addrs)
+    }
+
+    /// Master addresses of `cluster`'s brokers (of every cluster when `None`).
+    async fn cluster_masters(&self, cluster: Option<&str>) -> Result<Vec<String>> {
+        let info = self.cluster_info().await?;
+        let names: BTreeSet<String> = match cluster {
+            Some(c) => info.cluster_addr_table.get(c).cloned().unwrap_or_default(),
+            None => info.broker_addr_table.keys().cloned().collect(),
+        };
+        Ok(names
+            .iter()
+            .filter_map(|n| info.broker_addr_table.get(n)?.master_addr())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Every queue's min and max offsets and the store time of its newest message, over
+    /// every master serving `topic` (GET_TOPIC_STATS_INFO, `mqadmin topicStatus`).
+    ///
+    /// # Errors
+    /// [`Error::NoRoute`] for an unknown topic; [`Error::Broker`] when a broker refuses;
+    /// transport and decoding errors.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a read.
+    pub async fn topic_stats(&self, topic: &str) -> Result<TopicStatsTable> {
+        let mut out = TopicStatsTable::default();
+        for addr in self.topic_masters(topic).await? {
+            let header = GetTopicStatsInfoRequestHeader {
+                topic: topic.to_owned(),
+                rpc: RpcBase::default(),
+            };
+            let req =
+                RemotingCommand::request(RequestCode::GET_TOPIC_STATS_INFO).with_header(&header);
+            let resp = self.admin_call(&addr, req).await?;
+            if resp.response_code() != ResponseCode::SUCCESS {
+                return Err(broker_error(&addr, resp));
+            }
+            out.offset_table
+                .extend(TopicStatsTable::decode(&resp.body)?.offset_table);
+        }
+        Ok(out)
+    }
+
+    /// A consumer group's progress (GET_CONSUME_STATS, `mqadmin consumerProgress`): per
+    /// queue the broker's and the group's offsets, whose difference is the lag
+    /// ([`ConsumeStats::total_diff`]). With `topic` only that topic, asked of its brokers;
+    /// without, every topic the group has offsets on, asked of the brokers of its retry
+    /// topic (upstream's way of finding a group's brokers).
+    ///
+    /// # Errors
+    /// [`Error::NoRoute`] when the topic (or the group's retry topic) is unknown;
+    /// [`Error::Broker`]; transport and decoding errors.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a read.
+    pub async fn consume_stats(&self, group: &str, topic: Option<&str>) -> Result<ConsumeStats> {
+        let route_topic = topic.map_or_else(|| retry_topic(group), str::to_owned);
+        let mut out = ConsumeStats::default();
+        for addr in self.topic_masters(&route_topic).await? {
+            let header = GetConsumeStatsRequestHeader {
+                consumer_group: group.to_owned(),
+                topic: topic.map(str::to_owned),
+                rpc: RpcBase::default(),
+            };
+            let req = RemotingCommand::request(RequestCode::GET_CONSUME_STATS).with_header(&header);
+            let resp = self.admin_call(&addr, req).await?;
+            if resp.response_code() != ResponseCode::SUCCESS {
+                return Err(broker_error(&addr, resp));
+            }
+            let stats = ConsumeStats::decode(&resp.body)?;
+            out.consume_tps += stats.consume_tps;
+            out.offset_table.extend(stats.offset_table);
+        }
+        Ok(out)
+    }
+
+    /// The online members of a consumer group and what it subscribes to, merged over the
+    /// brokers of its retry topic (GET_CONSUMER_CONNECTION_LIST, `mqadmin
+    /// consumerConnection`).
+    ///
+    /// # Errors
+    /// [`Error::NoRoute`] when the group's retry topic is unknown; [`Error::Broker`] with
+    /// CONSUMER_NOT_ONLINE when no broker knows a member; transport and decoding errors.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a read.
+    pub async fn consumer_connections(&self, group: &str) -> Result<ConsumerConnection> {
+        let mut out: Option<ConsumerConnection> = None;
+        let mut last_error = None;
+        for addr in self.topic_masters(&retry_topic(group)).await? {
+            let header = GetConsumerConnectionListRequestHeader {
+                consumer_group: group.to_owned(),
+                rpc: RpcBase::default(),
+            };
+            let req = RemotingCommand::request(RequestCode::GET_CONSUMER_CONNECTION_LIST)
+                .with_header(&header);
+            let resp = self.admin_call(&addr, req).await?;
+            if resp.response_code() != ResponseCode::SUCCESS {
+                last_error = Some(broker_error(&addr, resp));
+                continue;
+            }
+            let c = ConsumerConnection::decode(&resp.body)?;
+            match &mut out {
+                None => out = Some(c),
+                Some(o) => {
+                    for conn in c.connection_set {
+                        if !o.connection_set.contains(&conn) {
+                            o.connection_set.push(conn);
+                        }
+                    }
+                    o.subscription_table.extend(c.subscription_table);
+                }
+            }
+        }
+        match (out, last_error) {
+            (Some(o), _) => Ok(o),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(Error::NoRoute(retry_topic(group))),
+        }
+    }
+
+    /// A broker's runtime figures (GET_BROKER_RUNTIME_INFO, `mqadmin brokerStatus`):
+    /// `brokerVersionDesc`, `msgPutTotalTodayNow`, `putTps`, `commitLogDirCapacity`, ….
+    ///
+    /// # Errors
+    /// [`Error::Broker`] when the broker refuses; transport and decoding errors.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a read.
+    pub async fn broker_runtime_info(&self, broker_addr: &str) -> Result<BTreeMap<String, String>> {
+        let req = RemotingCommand::request(RequestCode::GET_BROKER_RUNTIME_INFO);
+        let resp = self.admin_call(broker_addr, req).await?;
+        if resp.response_code() != ResponseCode::SUCCESS {
+            return Err(broker_error(broker_addr, resp));
+        }
+        Ok(KvTable::decode(&resp.body)?.table)
+    }
+
+    /// Deletes `topic` from every master of `cluster` (every cluster when `None`) with
+    /// DELETE_TOPIC_IN_BROKER, then from every name server with DELETE_TOPIC_IN_NAMESRV, as
+    /// `mqadmin deleteTopic` does. The brokers drop its config, consume queues and offsets;
+    /// the stored messages stay in the commit log until retention removes them.
+    ///
+    /// # Errors
+    /// [`Error::NoRoute`] when the cluster has no master; [`Error::Broker`] when a broker
+    /// or name server refuses (a system topic); transport errors.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: some brokers may have deleted the topic.
+    pub async fn delete_topic(&self, topic: &str, cluster: Option<&str>) -> Result<()> {
+        let masters = self.cluster_masters(cluster).await?;
+        if masters.is_empty() {
+            return Err(Error::NoRoute(format!("{topic} (no master broker)")));
+        }
+        for addr in masters {
+            let header = DeleteTopicRequestHeader {
+                topic: topic.to_owned(),
+                rpc: RpcBase::default(),
+            };
+            let req =
+                RemotingCommand::request(RequestCode::DELETE_TOPIC_IN_BROKER).with_header(&header);
+            let resp = self.admin_call(&addr, req).await?;
+            if resp.response_code() != ResponseCode::SUCCESS {
+                return Err(broker_error(&addr, resp));
+            }
+        }
+        let header = DeleteTopicFromNamesrvRequestHeader {
+            topic: topic.to_owned(),
+            cluster_name: cluster.map(str::to_owned),
+            rpc: RpcBase::default(),
+        };
+        for ns in self.inner.config.name_servers.clone() {
+            let req =
+                RemotingCommand::request(RequestCode::DELETE_TOPIC_IN_NAMESRV).with_header(&header);
+            let resp = self.admin_call(&ns, req).await?;
+            if resp.response_code() != ResponseCode::SUCCESS {
+                return Err(broker_error(&ns, resp));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a consumer group's config from every master of `cluster` (every cluster when
+    /// `None`), and with `remove_offsets` its committed offsets too
+    /// (DELETE_SUBSCRIPTIONGROUP, `mqadmin deleteSubGroup`).
+    ///
+    /// # Errors
+    /// [`Error::NoRoute`] when the cluster has no master; [`Error::Broker`]; transport
+    /// errors.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: some brokers may have deleted the group.
+    pub async fn delete_group(
+        &self,
+        group: &str,
+        cluster: Option<&str>,
+        remove_offsets: bool,
+    ) -> Result<()> {
+        let masters = self.cluster_masters(cluster).await?;
+        if masters.is_empty() {
+            return Err(Error::NoRoute(format!("{group} (no master broker)")));
+        }
+        for addr in masters {
+            let header = DeleteSubscriptionGroupRequestHeader {
+                group_name: group.to_owned(),
+                remove_offset: remove_offsets,
+                rpc: RpcBase::default(),
+            };
+            let req = RemotingCommand::request(RequestCode::DELETE_SUBSCRIPTIONGROUP)
+                .with_header(&header);
+            let resp = self.admin_call(&addr, req).await?;
+            if resp.response_code() != ResponseCode::SUCCESS {
+                return Err(broker_error(&addr, resp));
+            }
+        }
+        Ok(())
+    }
+
     async fn admin_call(&self, addr: &str, request: RemotingCommand) -> Result<RemotingCommand> {
         Ok(self
             .inner

@@ -3,12 +3,12 @@
 //! by. Membership changes notify the group's consumers (NOTIFY_CONSUMER_IDS_CHANGED) so
 //! they rebalance at once; a closed connection unregisters everything it registered.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use rocketmq_sdk::protocol::RequestCode;
 use rocketmq_sdk::protocol::body::{ConsumeFromWhere, ConsumeType, MessageModel, SubscriptionData};
 use rocketmq_sdk::protocol::header::NotifyConsumerIdsChangedRequestHeader;
+use rocketmq_sdk::protocol::{LanguageCode, RequestCode};
 use tracing::{debug, info};
 
 use crate::processor::reply;
@@ -19,6 +19,19 @@ use crate::server::{ChannelId, ClientChannel, ConnectionListener};
 pub(crate) struct ClientInfo {
     pub(crate) channel: ClientChannel,
     pub(crate) client_id: String,
+    /// What the heartbeat's header said, for the connection lists admins ask for.
+    pub(crate) language: LanguageCode,
+    pub(crate) version: i16,
+}
+
+/// A consumer group as GET_CONSUMER_CONNECTION_LIST reports it.
+#[derive(Debug, Clone)]
+pub(crate) struct ConsumerGroupView {
+    pub(crate) members: Vec<ClientInfo>,
+    pub(crate) subscriptions: BTreeMap<String, SubscriptionData>,
+    pub(crate) consume_type: Option<ConsumeType>,
+    pub(crate) message_model: Option<MessageModel>,
+    pub(crate) consume_from_where: Option<ConsumeFromWhere>,
 }
 
 #[derive(Debug, Default)]
@@ -216,6 +229,50 @@ impl ClientManager {
             .flat_map(|g| g.values())
             .find(|c| c.client_id == client_id && !c.channel.is_closed())
             .map(|c| c.channel.clone())
+    }
+
+    /// A consumer group's members and declared settings, or `None` when nobody is in it.
+    pub(crate) fn consumer_group(&self, group: &str) -> Option<ConsumerGroupView> {
+        let consumers = lock(&self.consumers);
+        let g = consumers.get(group)?;
+        let mut members: Vec<ClientInfo> = g.channels.values().cloned().collect();
+        members.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Some(ConsumerGroupView {
+            members,
+            subscriptions: g
+                .subscriptions
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            consume_type: g.consume_type,
+            message_model: g.message_model,
+            consume_from_where: g.consume_from_where,
+        })
+    }
+
+    /// A producer group's members, or `None` when the group is unknown.
+    pub(crate) fn producer_members(&self, group: &str) -> Option<Vec<ClientInfo>> {
+        let producers = lock(&self.producers);
+        let mut members: Vec<ClientInfo> = producers.get(group)?.values().cloned().collect();
+        members.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Some(members)
+    }
+
+    /// Online groups subscribing to `topic` (upstream `queryTopicConsumeByWho`).
+    pub(crate) fn groups_subscribing(&self, topic: &str) -> BTreeSet<String> {
+        lock(&self.consumers)
+            .iter()
+            .filter(|(_, g)| g.subscriptions.contains_key(topic))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// How many topics an online group subscribes to (upstream
+    /// `findSubscriptionDataCount`); 0 when the group is offline.
+    pub(crate) fn subscription_count(&self, group: &str) -> usize {
+        lock(&self.consumers)
+            .get(group)
+            .map_or(0, |g| g.subscriptions.len())
     }
 
     /// Whether the group has registered consumers, and whether they broadcast.

@@ -62,6 +62,44 @@ impl GroupManager {
         Some(config)
     }
 
+    /// The group's config, if it has one (no auto-creation).
+    pub(crate) fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {
+        self.lock().subscription_group_table.get(group).cloned()
+    }
+
+    /// The whole table (GET_ALL_SUBSCRIPTIONGROUP_CONFIG).
+    pub(crate) fn snapshot(&self) -> SubscriptionGroupTable {
+        self.lock().clone()
+    }
+
+    /// Creates or replaces a group (upstream `updateSubscriptionGroupConfig`).
+    pub(crate) fn upsert(&self, config: SubscriptionGroupConfig) {
+        let mut table = self.lock();
+        let name = config.group_name.clone();
+        let old = table.subscription_group_table.insert(name.clone(), config);
+        info!(group = %name, created = old.is_none(), "subscription group updated");
+        table.data_version.next_version(self.clock.now_millis());
+        if let Err(e) = self.files.save(&*table) {
+            error!(error = %e, "subscriptionGroup.json could not be written");
+        }
+    }
+
+    /// Removes a group (upstream `deleteSubscriptionGroupConfig`); returns whether it
+    /// existed.
+    pub(crate) fn delete(&self, group: &str) -> bool {
+        let mut table = self.lock();
+        if table.subscription_group_table.remove(group).is_none() {
+            return false;
+        }
+        table.forbidden_table.remove(group);
+        table.data_version.next_version(self.clock.now_millis());
+        info!(group, "subscription group deleted");
+        if let Err(e) = self.files.save(&*table) {
+            error!(error = %e, "subscriptionGroup.json could not be written");
+        }
+        true
+    }
+
     pub(crate) fn contains(&self, group: &str) -> bool {
         self.lock().subscription_group_table.contains_key(group)
     }

@@ -3,7 +3,7 @@
 //! 5.x server-side reset table that makes the next pull of a queue answer
 //! PULL_OFFSET_MOVED.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -11,6 +11,12 @@ use crate::store::{ConfigFiles, ConsumerOffsetTable, StoreResult};
 
 fn key(topic: &str, group: &str) -> String {
     format!("{topic}@{group}")
+}
+
+/// `topic@group` → (topic, group). Topics cannot contain `@`, groups could, so the first
+/// `@` separates them.
+fn split_key(k: &str) -> Option<(&str, &str)> {
+    k.split_once('@')
 }
 
 #[derive(Debug)]
@@ -66,6 +72,67 @@ impl OffsetManager {
             .get(&key(topic, group))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Topics `group` has committed offsets on (upstream `whichTopicByConsumer`).
+    pub(crate) fn topics_of(&self, group: &str) -> BTreeSet<String> {
+        self.lock()
+            .offset_table
+            .keys()
+            .filter_map(|k| split_key(k))
+            .filter(|(_, g)| *g == group)
+            .map(|(t, _)| t.to_owned())
+            .collect()
+    }
+
+    /// Groups with committed offsets on `topic` (upstream `whichGroupByTopic`).
+    pub(crate) fn groups_of(&self, topic: &str) -> BTreeSet<String> {
+        self.lock()
+            .offset_table
+            .keys()
+            .filter_map(|k| split_key(k))
+            .filter(|(t, _)| *t == topic)
+            .map(|(_, g)| g.to_owned())
+            .collect()
+    }
+
+    /// Drops every offset of `group` (upstream `removeOffset`); returns how many topics.
+    pub(crate) fn remove_group(&self, group: &str) -> usize {
+        self.remove_where(|_, g| g == group)
+    }
+
+    /// Drops every group's offsets on `topic` (upstream `cleanOffsetByTopic`).
+    pub(crate) fn remove_topic(&self, topic: &str) -> usize {
+        self.remove_where(|t, _| t == topic)
+    }
+
+    fn remove_where(&self, gone: impl Fn(&str, &str) -> bool) -> usize {
+        let removed = {
+            let mut table = self.lock();
+            let before = table.offset_table.len();
+            table
+                .offset_table
+                .retain(|k, _| split_key(k).is_none_or(|(t, g)| !gone(t, g)));
+            before - table.offset_table.len()
+        };
+        self.lock_reset()
+            .retain(|k, _| split_key(k).is_none_or(|(t, g)| !gone(t, g)));
+        if removed > 0 {
+            self.dirty.store(true, Ordering::Release);
+        }
+        removed
+    }
+
+    /// Copies `src`'s offsets on `topic` to `dest` (upstream `cloneOffset`); returns
+    /// whether `src` had any.
+    pub(crate) fn clone_offsets(&self, src: &str, dest: &str, topic: &str) -> bool {
+        let mut table = self.lock();
+        let Some(queues) = table.offset_table.get(&key(topic, src)).cloned() else {
+            return false;
+        };
+        table.offset_table.insert(key(topic, dest), queues);
+        self.dirty.store(true, Ordering::Release);
+        true
     }
 
     /// A copy of the whole offset table (what a slave copies from its master).

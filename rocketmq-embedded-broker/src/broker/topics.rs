@@ -60,6 +60,26 @@ pub(crate) fn validate_topic(topic: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Upstream `TopicValidator.isSystemTopic` plus the topics a broker registers as system
+/// topics at start (its cluster and broker name topics): they cannot be deleted.
+pub(crate) fn is_system_topic(topic: &str, config: &BrokerConfig) -> bool {
+    const SYSTEM: [&str; 9] = [
+        AUTO_CREATE_TOPIC_KEY,
+        SCHEDULE_TOPIC,
+        "BenchmarkTest",
+        "RMQ_SYS_TRANS_HALF_TOPIC",
+        "RMQ_SYS_TRACE_TOPIC",
+        "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+        "TRANS_CHECK_MAX_TIME_TOPIC",
+        "SELF_TEST_TOPIC",
+        "OFFSET_MOVED_EVENT",
+    ];
+    SYSTEM.contains(&topic)
+        || topic.starts_with("rmq_sys_")
+        || topic == config.cluster_name
+        || topic == config.broker_name
+}
+
 /// The retry topic of a consumer group.
 pub(crate) fn retry_topic(group: &str) -> String {
     format!("{RETRY_PREFIX}{group}")
@@ -226,6 +246,20 @@ impl TopicManager {
             return false;
         }
         self.insert_locked(&mut table, config);
+        true
+    }
+
+    /// Removes a topic (upstream `deleteTopicConfig`); returns whether it existed.
+    pub(crate) fn delete(&self, topic: &str) -> bool {
+        let mut table = self.write();
+        if table.topic_config_table.remove(topic).is_none() {
+            return false;
+        }
+        table.data_version.next_version(self.clock.now_millis());
+        info!(topic, "topic deleted");
+        if let Err(e) = self.files.save(&*table) {
+            error!(error = %e, "topics.json could not be written");
+        }
         true
     }
 

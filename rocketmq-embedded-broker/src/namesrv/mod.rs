@@ -1,7 +1,12 @@
-//! The name server role: the route table and the requests clients and brokers send it
-//! (GET_ROUTEINFO_BY_TOPIC, GET_BROKER_CLUSTER_INFO, REGISTER_BROKER, UNREGISTER_BROKER,
-//! GET_ALL_TOPIC_LIST_FROM_NAMESERVER), served on its own port like upstream's `namesrv`.
+//! The name server role: the route table and the requests clients, brokers and admins
+//! send it (GET_ROUTEINFO_BY_TOPIC, GET_BROKER_CLUSTER_INFO, REGISTER_BROKER,
+//! UNREGISTER_BROKER, GET_ALL_TOPIC_LIST_FROM_NAMESERVER, DELETE_TOPIC_IN_NAMESRV,
+//! GET_TOPICS_BY_CLUSTER), its key-value config (PUT/GET/DELETE_KV_CONFIG,
+//! GET_KVLIST_BY_NAMESPACE) and its own settings (UPDATE/GET_NAMESRV_CONFIG), served on
+//! its own port like upstream's `namesrv`.
 
+pub(crate) mod config;
+mod kv;
 mod route_table;
 
 use std::fmt;
@@ -9,16 +14,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rocketmq_sdk::protocol::body::RegisterBrokerBody;
+use rocketmq_sdk::protocol::body::{JsonBody, KvTable, RegisterBrokerBody, TopicList};
 use rocketmq_sdk::protocol::header::{
-    GetRouteInfoRequestHeader, RegisterBrokerRequestHeader, RegisterBrokerResponseHeader,
-    UnregisterBrokerRequestHeader,
+    DeleteKvConfigRequestHeader, DeleteTopicFromNamesrvRequestHeader, GetKvConfigRequestHeader,
+    GetKvConfigResponseHeader, GetKvListByNamespaceRequestHeader, GetRouteInfoRequestHeader,
+    GetTopicsByClusterRequestHeader, PutKvConfigRequestHeader, RegisterBrokerRequestHeader,
+    RegisterBrokerResponseHeader, UnregisterBrokerRequestHeader,
 };
 use rocketmq_sdk::protocol::message::hash::crc32_masked;
 use rocketmq_sdk::protocol::{RemotingCommand, RequestCode, ResponseCode};
-use serde::Serialize;
-use tracing::debug;
+use tracing::{debug, info};
 
+pub use config::NamesrvSettings;
+pub use kv::{KvConfig, ORDER_TOPIC_CONFIG};
 pub use route_table::{
     BrokerRegistration, DEFAULT_BROKER_EXPIRY_MILLIS, RegisterResult, RouteTable,
 };
@@ -31,9 +39,11 @@ use crate::server::{
 };
 use crate::store::Clock;
 
-/// A running name server: its route table and its listening socket.
+/// A running name server: its route table, KV config, settings and listening socket.
 pub struct NameServer {
     routes: Arc<RouteTable>,
+    kv: Arc<KvConfig>,
+    settings: Arc<NamesrvSettings>,
     server: Server,
 }
 
@@ -87,9 +97,13 @@ impl NameServer {
         transport: Transport,
     ) -> std::io::Result<NameServer> {
         let routes = Arc::new(RouteTable::new(clock));
+        let kv = Arc::new(KvConfig::new());
+        let settings = Arc::new(NamesrvSettings::default());
         let mut dispatcher = Dispatcher::new();
         let processor = Arc::new(NamesrvProcessor {
             routes: routes.clone(),
+            kv: kv.clone(),
+            settings: settings.clone(),
         });
         dispatcher.register(
             &[
@@ -98,6 +112,14 @@ impl NameServer {
                 RequestCode::REGISTER_BROKER,
                 RequestCode::UNREGISTER_BROKER,
                 RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER,
+                RequestCode::DELETE_TOPIC_IN_NAMESRV,
+                RequestCode::GET_TOPICS_BY_CLUSTER,
+                RequestCode::PUT_KV_CONFIG,
+                RequestCode::GET_KV_CONFIG,
+                RequestCode::DELETE_KV_CONFIG,
+                RequestCode::GET_KVLIST_BY_NAMESPACE,
+                RequestCode::UPDATE_NAMESRV_CONFIG,
+                RequestCode::GET_NAMESRV_CONFIG,
             ],
             processor,
         );
@@ -109,7 +131,12 @@ impl NameServer {
         }
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let server = Server::serve(listener, Arc::new(dispatcher), transport);
-        Ok(NameServer { routes, server })
+        Ok(NameServer {
+            routes,
+            kv,
+            settings,
+            server,
+        })
     }
 
     /// The bound address.
@@ -120,6 +147,16 @@ impl NameServer {
     /// The route table (brokers in this process register through it directly).
     pub fn routes(&self) -> &Arc<RouteTable> {
         &self.routes
+    }
+
+    /// The key-value config (PUT_KV_CONFIG and friends).
+    pub fn kv_config(&self) -> &Arc<KvConfig> {
+        &self.kv
+    }
+
+    /// The name server's settings (GET_NAMESRV_CONFIG).
+    pub fn settings(&self) -> &Arc<NamesrvSettings> {
+        &self.settings
     }
 
     /// Stops serving and closes every connection.
@@ -145,12 +182,8 @@ impl ConnectionListener for BrokerHousekeeping {
 
 struct NamesrvProcessor {
     routes: Arc<RouteTable>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TopicList {
-    topic_list: Vec<String>,
+    kv: Arc<KvConfig>,
+    settings: Arc<NamesrvSettings>,
 }
 
 #[async_trait]
@@ -167,14 +200,16 @@ impl RequestProcessor for NamesrvProcessor {
             }
             RequestCode::REGISTER_BROKER => self.register(ctx, &request),
             RequestCode::UNREGISTER_BROKER => self.unregister(&request),
-            RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => {
-                let body = TopicList {
-                    topic_list: self.routes.topics(),
-                };
-                match serde_json::to_vec(&body) {
-                    Ok(b) => reply::success().with_body(b),
-                    Err(e) => reply::error(ResponseCode::SYSTEM_ERROR, e.to_string()),
-                }
+            RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => topic_list(self.routes.topics()),
+            RequestCode::DELETE_TOPIC_IN_NAMESRV => self.delete_topic(&request),
+            RequestCode::GET_TOPICS_BY_CLUSTER => self.topics_by_cluster(&request),
+            RequestCode::PUT_KV_CONFIG => self.put_kv(&request),
+            RequestCode::GET_KV_CONFIG => self.get_kv(&request),
+            RequestCode::DELETE_KV_CONFIG => self.delete_kv(&request),
+            RequestCode::GET_KVLIST_BY_NAMESPACE => self.kv_namespace(&request),
+            RequestCode::UPDATE_NAMESRV_CONFIG => self.update_config(&request),
+            RequestCode::GET_NAMESRV_CONFIG => {
+                reply::success().with_body(self.settings.format().into_bytes())
             }
             other => reply::error(
                 ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
@@ -184,13 +219,106 @@ impl RequestProcessor for NamesrvProcessor {
     }
 }
 
+fn topic_list(topics: Vec<String>) -> RemotingCommand {
+    let body = TopicList {
+        topic_list: topics.into_iter().collect(),
+        ..TopicList::default()
+    };
+    reply::json_body(&body, false)
+}
+
 impl NamesrvProcessor {
+    fn delete_topic(&self, request: &RemotingCommand) -> RemotingCommand {
+        let h: DeleteTopicFromNamesrvRequestHeader = match request.decode_header() {
+            Ok(h) => h,
+            Err(e) => return reply::bad_header(&e),
+        };
+        let cluster = h.cluster_name.as_deref().filter(|c| !c.is_empty());
+        self.routes.delete_topic(&h.topic, cluster);
+        reply::success()
+    }
+
+    fn topics_by_cluster(&self, request: &RemotingCommand) -> RemotingCommand {
+        let h: GetTopicsByClusterRequestHeader = match request.decode_header() {
+            Ok(h) => h,
+            Err(e) => return reply::bad_header(&e),
+        };
+        topic_list(self.routes.topics_of_cluster(&h.cluster))
+    }
+
+    fn put_kv(&self, request: &RemotingCommand) -> RemotingCommand {
+        let h: PutKvConfigRequestHeader = match request.decode_header() {
+            Ok(h) => h,
+            // Upstream checks the two keys by hand before anything else.
+            Err(_)
+                if request.ext_fields.get("namespace").is_none()
+                    || request.ext_fields.get("key").is_none() =>
+            {
+                return reply::error(ResponseCode::SYSTEM_ERROR, "namespace or key is null");
+            }
+            Err(e) => return reply::bad_header(&e),
+        };
+        self.kv.put(&h.namespace, &h.key, &h.value);
+        reply::success()
+    }
+
+    fn get_kv(&self, request: &RemotingCommand) -> RemotingCommand {
+        let h: GetKvConfigRequestHeader = match request.decode_header() {
+            Ok(h) => h,
+            Err(e) => return reply::bad_header(&e),
+        };
+        match self.kv.get(&h.namespace, &h.key) {
+            Some(value) => {
+                reply::success().with_header(&GetKvConfigResponseHeader { value: Some(value) })
+            }
+            None => reply::error(
+                ResponseCode::QUERY_NOT_FOUND,
+                format!("No config item, Namespace: {} Key: {}", h.namespace, h.key),
+            ),
+        }
+    }
+
+    fn delete_kv(&self, request: &RemotingCommand) -> RemotingCommand {
+        let h: DeleteKvConfigRequestHeader = match request.decode_header() {
+            Ok(h) => h,
+            Err(e) => return reply::bad_header(&e),
+        };
+        self.kv.delete(&h.namespace, &h.key);
+        reply::success()
+    }
+
+    fn kv_namespace(&self, request: &RemotingCommand) -> RemotingCommand {
+        let h: GetKvListByNamespaceRequestHeader = match request.decode_header() {
+            Ok(h) => h,
+            Err(e) => return reply::bad_header(&e),
+        };
+        match self.kv.namespace(&h.namespace) {
+            Some(table) => reply::json_body(&KvTable { table }, false),
+            None => reply::error(
+                ResponseCode::QUERY_NOT_FOUND,
+                format!("No config item, Namespace: {}", h.namespace),
+            ),
+        }
+    }
+
+    fn update_config(&self, request: &RemotingCommand) -> RemotingCommand {
+        if request.body.is_empty() {
+            return reply::success();
+        }
+        let Ok(text) = std::str::from_utf8(&request.body) else {
+            return reply::error(ResponseCode::SYSTEM_ERROR, "string2Properties error");
+        };
+        let n = self.settings.update(text);
+        info!(keys = n, "UPDATE_NAMESRV_CONFIG");
+        reply::success()
+    }
+
     fn route(&self, request: &RemotingCommand) -> RemotingCommand {
         let header: GetRouteInfoRequestHeader = match request.decode_header() {
             Ok(h) => h,
             Err(e) => return reply::bad_header(&e),
         };
-        let Some(route) = self.routes.route(&header.topic) else {
+        let Some(mut route) = self.routes.route(&header.topic) else {
             return reply::error(
                 ResponseCode::TOPIC_NOT_EXIST,
                 format!(
@@ -199,6 +327,9 @@ impl NamesrvProcessor {
                 ),
             );
         };
+        if self.settings.order_message_enable() {
+            route.order_topic_conf = self.kv.get(ORDER_TOPIC_CONFIG, &header.topic);
+        }
         let standard = header.accept_standard_json_only.unwrap_or(false);
         match route.encode_for(request.version, standard) {
             Ok(body) => reply::success().with_body(body),
@@ -246,10 +377,17 @@ impl NamesrvProcessor {
             zone_name: header.zone_name,
             enable_acting_master: header.enable_acting_master.unwrap_or(false),
         });
-        reply::success().with_header(&RegisterBrokerResponseHeader {
+        let mut response = reply::success().with_header(&RegisterBrokerResponseHeader {
             ha_server_addr: result.ha_server_addr,
             master_addr: result.master_addr,
-        })
+        });
+        // Upstream answers every registration with the ordered topics' KV namespace.
+        if let Some(table) = self.kv.namespace(ORDER_TOPIC_CONFIG)
+            && let Ok(body) = (KvTable { table }).encode()
+        {
+            response = response.with_body(body);
+        }
+        response
     }
 
     fn unregister(&self, request: &RemotingCommand) -> RemotingCommand {

@@ -330,6 +330,44 @@ impl RouteTable {
         }
     }
 
+    /// Removes a topic's queues (DELETE_TOPIC_IN_NAMESRV, upstream `deleteTopic`): those of
+    /// `cluster`'s brokers, or all when `cluster` is `None`. Returns whether any went.
+    pub fn delete_topic(&self, topic: &str, cluster: Option<&str>) -> bool {
+        let mut t = self.write();
+        let names: Option<BTreeSet<String>> =
+            cluster.map(|c| t.cluster_addr.get(c).cloned().unwrap_or_default());
+        let Some(queues) = t.topic_queue.get_mut(topic) else {
+            return false;
+        };
+        let before = queues.len();
+        match &names {
+            Some(names) => queues.retain(|broker, _| !names.contains(broker)),
+            None => queues.clear(),
+        }
+        let removed = before != queues.len();
+        if queues.is_empty() {
+            t.topic_queue.remove(topic);
+        }
+        if removed {
+            info!(topic, cluster = ?cluster, "topic route deleted");
+        }
+        removed
+    }
+
+    /// Topics served by a broker of `cluster` (GET_TOPICS_BY_CLUSTER).
+    pub fn topics_of_cluster(&self, cluster: &str) -> Vec<String> {
+        self.scan_expired();
+        let t = self.read();
+        let Some(names) = t.cluster_addr.get(cluster) else {
+            return Vec::new();
+        };
+        t.topic_queue
+            .iter()
+            .filter(|(_, q)| q.keys().any(|b| names.contains(b)))
+            .map(|(topic, _)| topic.clone())
+            .collect()
+    }
+
     /// Every topic with at least one queue (GET_ALL_TOPIC_LIST_FROM_NAMESERVER).
     pub fn topics(&self) -> Vec<String> {
         self.scan_expired();
@@ -468,5 +506,21 @@ mod tests {
         table.register_broker(r);
         assert!(table.route("T").is_none());
         assert!(table.route("U").is_some());
+    }
+
+    #[test]
+    fn deleting_a_topic_per_cluster() {
+        let table = RouteTable::new(Arc::new(ManualClock::new(0)));
+        table.register_broker(reg("a", "127.0.0.1:1", &[("T", 4)]));
+        let mut other = BrokerRegistration::master("D", "b", "127.0.0.1:2");
+        other.topics = vec![TopicConfig::new("T")];
+        table.register_broker(other);
+        assert_eq!(table.topics_of_cluster("D"), vec!["T".to_owned()]);
+        assert!(table.delete_topic("T", Some("C")));
+        assert_eq!(table.route("T").unwrap().queue_datas[0].broker_name, "b");
+        assert!(table.topics_of_cluster("C").is_empty());
+        assert!(table.delete_topic("T", None));
+        assert!(table.route("T").is_none());
+        assert!(!table.delete_topic("T", None));
     }
 }

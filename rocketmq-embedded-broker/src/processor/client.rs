@@ -64,6 +64,8 @@ impl ClientProcessor {
         let info = ClientInfo {
             channel: ctx.channel.clone(),
             client_id: data.client_id.clone(),
+            language: request.language,
+            version: request.version,
         };
         let v2 = data.heartbeat_fingerprint != 0;
         let mut sub_change = !v2;

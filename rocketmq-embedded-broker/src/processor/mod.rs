@@ -1,10 +1,11 @@
 //! The broker's request processors, one module per concern: [`send`], [`pull`] (with long
 //! polling), [`offset`], [`client`] (heartbeats and membership), [`query`], [`lock`],
-//! [`admin`], [`send_back`] (retries and dead letters), [`transaction`] (END_TRANSACTION);
+//! [`admin`] (with [`stats`] and [`groups_admin`]), [`send_back`] (retries and dead letters), [`transaction`] (END_TRANSACTION);
 //! [`reply`] holds the response helpers they share with the name server.
 
 mod admin;
 mod client;
+mod groups_admin;
 mod lock;
 mod offset;
 mod pull;
@@ -13,6 +14,7 @@ pub(crate) mod reply;
 mod request_reply;
 mod send;
 mod send_back;
+mod stats;
 mod transaction;
 
 use std::sync::Arc;
@@ -80,11 +82,7 @@ pub(crate) fn register_all(dispatcher: &mut Dispatcher, core: &Arc<BrokerCore>) 
         Arc::new(lock::LockProcessor::new(core.clone())),
     );
     dispatcher.register(
-        &[
-            RequestCode::UPDATE_AND_CREATE_TOPIC,
-            RequestCode::GET_ALL_TOPIC_CONFIG,
-            RequestCode::INVOKE_BROKER_TO_RESET_OFFSET,
-        ],
+        &admin::CODES,
         Arc::new(admin::AdminProcessor::new(core.clone())),
     );
 }

@@ -402,6 +402,32 @@ impl Store {
         tracing::warn!(root = %self.inner.config.root.display(), "store crashed (simulated)");
     }
 
+    /// Forgets a topic's consume queues and deletes their files (upstream
+    /// `cleanUnusedTopic` after a topic is deleted); the commit log keeps its records.
+    /// Returns how many queues were dropped.
+    ///
+    /// # Errors
+    /// [`StoreError::ShutDown`] once stopped; the I/O error when the files cannot be removed
+    /// (the queues are forgotten anyway).
+    pub fn delete_topic_queues(&self, topic: &str) -> StoreResult<usize> {
+        if !self.is_running() {
+            return Err(StoreError::ShutDown);
+        }
+        // Puts dispatch under the put lock: holding it keeps a put from writing into a
+        // queue whose files are going away.
+        let _put = lock(&self.inner.put_lock);
+        let Some(queues) = write_lock(&self.inner.queues).remove(topic) else {
+            return Ok(0);
+        };
+        let dir = self.inner.config.consume_queue_dir().join(topic);
+        tracing::info!(topic, queues = queues.len(), "deleting consume queues");
+        match self.inner.storage.remove_dir_all(&dir) {
+            Ok(()) => Ok(queues.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(queues.len()),
+            Err(e) => Err(StoreError::io(&dir, e)),
+        }
+    }
+
     /// Runs one retention round now, deleting expired commit-log files regardless of the
     /// `deleteWhen` hour (upstream's manual `executeDeleteFilesManually`). Returns how many
     /// commit-log files were deleted.

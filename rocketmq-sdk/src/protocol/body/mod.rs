@@ -11,36 +11,51 @@
 //! * [`lock`] — batch lock and unlock of queues;
 //! * [`offset`] — offset reset bodies (MessageQueue-keyed);
 //! * [`consumer`] — consumer list, direct consumption, running info;
-//! * [`register`] — broker registration (plain and compressed) and topic configs.
+//! * [`register`] — broker registration (plain and compressed) and topic configs;
+//! * [`stats`] — topic stats, consume stats and lag, consumer-reported offsets;
+//! * [`connection`] — consumer and producer connections;
+//! * [`group`] — consumer group configs;
+//! * [`kv`] — `KVTable`, `GroupList`, `TopicList`.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::ProtocolError;
 
+pub mod connection;
 pub mod consumer;
 pub mod fastjson;
+pub mod group;
 pub mod heartbeat;
+pub mod kv;
 mod lenient;
 pub mod lock;
 pub mod offset;
 pub mod register;
 pub mod route;
+pub mod stats;
 
 /// Re-exported so bodies and their users name one queue type.
 pub use crate::protocol::message::MessageQueue;
+pub use connection::{Connection, ConsumerConnection, ProducerConnection};
 pub use consumer::{
     CMResult, ConsumeMessageDirectlyResult, ConsumeStatus, ConsumerListByGroupResponseBody,
     ConsumerRunningInfo, PopProcessQueueInfo, ProcessQueueInfo,
 };
+pub use group::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 pub use heartbeat::{
     CheckClientRequestBody, ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData,
     MessageModel, ProducerData, SubscriptionData,
 };
+pub use kv::{GroupList, KvTable, TopicList};
 pub use lock::{LockBatchRequestBody, LockBatchResponseBody, UnlockBatchRequestBody};
 pub use offset::{MessageQueueForC, ResetOffsetBody, ResetOffsetBodyForC};
 pub use register::{DataVersion, RegisterBrokerBody, TopicConfig, TopicConfigSerializeWrapper};
 pub use route::{BrokerData, ClusterInfo, QueueData, TopicRouteData};
+pub use stats::{
+    ConsumeStats, ConsumeStatsList, GetConsumerStatusBody, OffsetWrapper, TopicOffset,
+    TopicStatsTable,
+};
 
 /// A JSON command body.
 pub trait JsonBody: Serialize + DeserializeOwned {

@@ -11,7 +11,7 @@
 //! writing is strict.
 //!
 //! Headers are grouped by concern: [`send`], [`pull`], [`offset`], [`query`],
-//! [`client`], [`transaction`], [`namesrv`], [`lock`], [`admin`]; everything is also
+//! [`client`], [`transaction`], [`namesrv`], [`lock`], [`admin`], [`stats`], [`kv`]; everything is also
 //! re-exported here.
 
 use super::{ExtFields, ProtocolError};
@@ -22,12 +22,14 @@ pub(crate) mod value;
 
 pub mod admin;
 pub mod client;
+pub mod kv;
 pub mod lock;
 pub mod namesrv;
 pub mod offset;
 pub mod pull;
 pub mod query;
 pub mod send;
+pub mod stats;
 pub mod transaction;
 
 pub use admin::CreateTopicRequestHeader;
@@ -35,6 +37,10 @@ pub use client::{
     ConsumeMessageDirectlyResultRequestHeader, ConsumerSendMsgBackRequestHeader,
     GetConsumerListByGroupRequestHeader, GetConsumerRunningInfoRequestHeader,
     NotifyConsumerIdsChangedRequestHeader, UnregisterClientRequestHeader,
+};
+pub use kv::{
+    DeleteKvConfigRequestHeader, GetKvConfigRequestHeader, GetKvConfigResponseHeader,
+    GetKvListByNamespaceRequestHeader, PutKvConfigRequestHeader,
 };
 pub use lock::{LockBatchMqRequestHeader, ResetOffsetRequestHeader, UnlockBatchMqRequestHeader};
 pub use namesrv::{
@@ -51,6 +57,15 @@ pub use offset::{
 pub use pull::{PullMessageRequestHeader, PullMessageResponseHeader};
 pub use query::{QueryMessageRequestHeader, QueryMessageResponseHeader, ViewMessageRequestHeader};
 pub use send::{SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader};
+pub use stats::{
+    CloneGroupOffsetRequestHeader, DeleteSubscriptionGroupRequestHeader,
+    DeleteTopicFromNamesrvRequestHeader, DeleteTopicRequestHeader, GetBrokerConfigResponseHeader,
+    GetConsumeStatsInBrokerHeader, GetConsumeStatsRequestHeader,
+    GetConsumerConnectionListRequestHeader, GetConsumerStatusRequestHeader,
+    GetProducerConnectionListRequestHeader, GetSubscriptionGroupConfigRequestHeader,
+    GetTopicConfigRequestHeader, GetTopicStatsInfoRequestHeader, GetTopicsByClusterRequestHeader,
+    QueryTopicConsumeByWhoRequestHeader,
+};
 pub use transaction::{CheckTransactionStateRequestHeader, EndTransactionRequestHeader};
 pub use types::{BoundaryType, ExpressionType, RpcBase, TopicFilterType, TransactionCommitType};
 pub use value::HeaderValue;

@@ -878,7 +878,7 @@ pub async fn garbage_connections(
     }
     while garbage.join_next().await.is_some() {}
     let alive = producer
-        .send(Message::new(topic, Bytes::from_static(b"after")))
+        .send(Message::new(topic, Bytes::from_static(b"g-after")))
         .await
         .is_ok_and(|r| r.status == SendStatus::SendOk);
     client.shutdown().await;
@@ -897,7 +897,7 @@ pub async fn garbage_connections(
         corrupt,
         note: format!(
             "client errors {errors}, broker alive after: {alive}, distinct stored {}",
-            copies.len()
+            messages as u64 - lost
         ),
     })
 }

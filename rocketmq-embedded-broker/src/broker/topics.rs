@@ -23,15 +23,9 @@ pub(crate) const RETRY_PREFIX: &str = "%RETRY%";
 /// Dead-letter topic prefix (`MixAll.DLQ_GROUP_TOPIC_PREFIX`).
 pub(crate) const DLQ_PREFIX: &str = "%DLQ%";
 
-/// Topics clients may not send to (`TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET`).
-pub(crate) const NOT_ALLOWED_SEND_TOPICS: [&str; 6] = [
-    SCHEDULE_TOPIC,
-    "RMQ_SYS_TRANS_HALF_TOPIC",
-    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-    "TRANS_CHECK_MAX_TIME_TOPIC",
-    "SELF_TEST_TOPIC",
-    "OFFSET_MOVED_EVENT",
-];
+/// Topics clients may not send to (`TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET`): the
+/// SDK's list, which its producer checks too.
+pub(crate) use rocketmq_sdk::protocol::topic::NOT_ALLOWED_SEND_TOPICS;
 
 /// `TopicValidator.validateTopic`: `Err(remark)` with upstream's wording.
 pub(crate) fn validate_topic(topic: &str) -> Result<(), String> {

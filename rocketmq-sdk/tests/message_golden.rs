@@ -86,7 +86,10 @@ fn offset_msg_id_golden() {
 #[test]
 fn uniq_key_layout() {
     // ip 10.1.2.3 | pid 0x0102 | seed 0x7F000001 | ms since month start | counter.
-    let g = UniqIdGenerator::with_parts("10.1.2.3".parse().unwrap(), 0x0102, 0x7F00_0001);
+    // Months counted in UTC, the generator made in March 2024.
+    let g = UniqIdGenerator::with_parts("10.1.2.3".parse().unwrap(), 0x0102, 0x7F00_0001)
+        .with_zone(chrono::FixedOffset::east_opt(0).unwrap())
+        .made_at(1_709_251_201_000);
     // 2024-03-01T00:00:01.500Z: 1500 ms = 0x5DC into the month (UTC).
     let id = g.next_id_at(1_709_251_201_500);
     assert_eq!(id, "0A010203010 27F000001 000005DC 0000".replace(' ', ""));

@@ -172,7 +172,8 @@ proptest! {
         seed in any::<i32>(),
         now in 0i64..4_102_444_800_000,
     ) {
-        let g = UniqIdGenerator::with_parts(addr.ip(), pid, seed);
+        // Made when it stamps (the window only moves forward, as Java's).
+        let g = UniqIdGenerator::with_parts(addr.ip(), pid, seed).made_at(now);
         let id = g.next_id_at(now);
         let info = parse_uniq_id(&id).unwrap();
         prop_assert_eq!(info.ip, canonical_addr(addr).ip());

@@ -685,3 +685,59 @@ async fn push_pulls_carry_max_msg_bytes_only_to_5_x() {
         client.shutdown().await;
     }
 }
+
+/// A send answer as a Java broker gives it (queue 0, offset 0).
+fn send_ok(req: &RemotingCommand) -> Option<(RemotingCommand, Duration)> {
+    if req.code != 310 {
+        return None;
+    }
+    let mut resp = RemotingCommand::response_to(req, ResponseCode::SUCCESS);
+    resp.ext_fields
+        .insert("msgId".to_owned(), "7F00000100002A9F0000000000000000");
+    resp.ext_fields.insert("queueId".to_owned(), "0");
+    resp.ext_fields.insert("queueOffset".to_owned(), "0");
+    Some((resp, Duration::ZERO))
+}
+
+fn timer_message() -> Message {
+    let mut m = Message::new("T", Bytes::from_static(b"later"));
+    m.set_deliver_time_ms(rocketmq_sdk::protocol::message::id::now_ms() + 60_000);
+    m
+}
+
+/// Finding 4: a 4.9.x broker ignores `TIMER_DELIVER_MS` and delivers at once. Once the SDK
+/// has heard the broker's version (here the route answer came from the same address; in a
+/// cluster the heartbeat or a first send tells it), a timer send to it is refused with a
+/// typed error instead of being delivered early; other sends go on. A 5.x broker gets every
+/// timer send.
+#[tokio::test]
+async fn timer_messages_are_refused_for_a_broker_known_to_be_4_9() {
+    let old = Fake::start(V4_9_8, send_ok).await;
+    let client = new_client(&old.addr).await;
+    let producer = client.producer("p-timer-49").start().await.unwrap();
+    let err = producer.send(timer_message()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidMessage(m) if m.contains("before 5.0")),
+        "{err:?}"
+    );
+    producer
+        .send(Message::new("T", Bytes::from_static(b"now")))
+        .await
+        .unwrap();
+    assert_eq!(old.count(310), 1, "the refused timer send never left");
+
+    let new = Fake::start(V5_0_0, send_ok).await;
+    let client5 = new_client(&new.addr).await;
+    let producer5 = client5.producer("p-timer-50").start().await.unwrap();
+    for _ in 0..2 {
+        producer5.send(timer_message()).await.unwrap();
+    }
+    assert_eq!(new.count(310), 2);
+    let sent = &new.requests(310)[1];
+    assert!(
+        sent.ext_fields
+            .get("i")
+            .is_some_and(|p| p.contains("TIMER_DELIVER_MS")),
+        "{sent:?}"
+    );
+}

@@ -12,10 +12,12 @@ use super::selector::MessageQueueSelector;
 use super::{Producer, ProducerInner};
 use crate::client::TopicRoute;
 use crate::error::{Error, Result, RetryHint};
+use crate::protocol::command::version;
 use crate::protocol::header::CommandHeader;
 use crate::protocol::header::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
 use crate::protocol::message::batch::build_batch;
 use crate::protocol::message::compress::zlib_compress;
+use crate::protocol::message::properties::{NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR};
 use crate::protocol::message::sysflag::{self, CompressionType};
 use crate::protocol::message::{Message, MessageQueue, keys};
 use crate::protocol::topic::{is_not_allowed_send_topic, validate_topic};
@@ -31,6 +33,8 @@ struct Prepared {
     ext: ExtFields,
     body: Bytes,
     msg_id: String,
+    /// Carries a 5.x delivery time (`TIMER_*`), which 4.9.x brokers ignore.
+    timer: bool,
 }
 
 impl Prepared {
@@ -44,6 +48,20 @@ impl Prepared {
         // Placeholders keep `e` and `n` where the header puts them; each attempt overwrites
         // both in place.
         header.broker_name = Some(String::new());
+        let timer = header.properties.as_deref().is_some_and(|p| {
+            [
+                keys::TIMER_DELIVER_MS,
+                keys::TIMER_DELAY_MS,
+                keys::TIMER_DELAY_SEC,
+            ]
+            .iter()
+            .any(|k| {
+                p.match_indices(k).any(|(i, _)| {
+                    (i == 0 || p.as_bytes()[i - 1] == PROPERTY_SEPARATOR)
+                        && p.as_bytes().get(i + k.len()) == Some(&NAME_VALUE_SEPARATOR)
+                })
+            })
+        });
         let mut ext = ExtFields::with_capacity(16);
         header.write_to(&mut ext);
         Prepared {
@@ -52,6 +70,7 @@ impl Prepared {
             ext,
             body,
             msg_id,
+            timer,
         }
     }
 }
@@ -449,13 +468,28 @@ impl ProducerInner {
         timeout: Duration,
         attempt: u32,
     ) -> Result<SendReceipt> {
+        let pool = &self.client.inner.pool;
+        if prepared.timer
+            && let Some(v) = pool.peer_version(addr).filter(|v| *v < version::V5_0_0)
+        {
+            return Err(Error::InvalidMessage(format!(
+                "broker {addr} runs a RocketMQ release before 5.0 (remoting version {v}), which \
+                 ignores delivery times (TIMER_DELIVER_MS / TIMER_DELAY_*) and would deliver the \
+                 message at once; use a delay level (Message::set_delay_level) with such brokers"
+            )));
+        }
         let request = request_for(prepared, queue);
-        let response = self
-            .client
-            .inner
-            .pool
-            .request(addr, request, timeout)
-            .await?;
+        let response = pool.request(addr, request, timeout).await?;
+        if prepared.timer && response.version < version::V5_0_0 {
+            // The first send to a broker not heard from before: it is stored, but without
+            // its delay. Later timer sends to this broker are refused above.
+            tracing::warn!(
+                broker = addr,
+                version = response.version,
+                "a message with a delivery time went to a broker before 5.0, which ignores \
+                 it: the message is delivered at once"
+            );
+        }
         let code = response.response_code();
         let Some(status) = SendStatus::from_response_code(code) else {
             return Err(Error::Broker {

@@ -56,6 +56,9 @@ struct PoolInner {
     /// Open connections, read on every request without awaiting a lock; the slots above
     /// only serialize (re)connecting.
     open: std::sync::RwLock<HashMap<String, Connection>>,
+    /// The `version` field of the last response from each peer: what RocketMQ release it
+    /// runs, for features that differ between 4.9.x and 5.x.
+    versions: std::sync::RwLock<HashMap<String, i16>>,
 }
 
 impl fmt::Debug for ConnectionPool {
@@ -74,6 +77,7 @@ impl ConnectionPool {
                 backoff,
                 slots: Mutex::new(HashMap::new()),
                 open: std::sync::RwLock::new(HashMap::new()),
+                versions: std::sync::RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -165,7 +169,37 @@ impl ConnectionPool {
         let started = Instant::now();
         let conn = self.get(addr).await?;
         let left = timeout.saturating_sub(started.elapsed());
-        conn.request(request, left).await
+        let response = conn.request(request, left).await?;
+        self.note_version(addr, response.version);
+        Ok(response)
+    }
+
+    fn note_version(&self, addr: &str, version: i16) {
+        let known = self
+            .inner
+            .versions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(addr)
+            .copied();
+        if known != Some(version) {
+            self.inner
+                .versions
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(addr.to_owned(), version);
+        }
+    }
+
+    /// The `version` of the last response `addr` sent through this pool (the peer's
+    /// `MQVersion` ordinal, e.g. 409 for 4.9.8, 413 for 5.0.0), if it has answered yet.
+    pub fn peer_version(&self, addr: &str) -> Option<i16> {
+        self.inner
+            .versions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(addr)
+            .copied()
     }
 
     /// Sends a oneway request to `addr`.

@@ -288,9 +288,11 @@ impl UniqIdGenerator {
         }
     }
 
-    /// Starts the month window at `ms`, as if the generator had been made then.
-    #[cfg(test)]
-    fn made_at(self, ms: i64) -> Self {
+    /// The same generator as if made at `ms` (ms since the epoch): its month window starts
+    /// there. Like Java's, the window only moves forward, so ids stamped with
+    /// [`next_id_at`](Self::next_id_at) before the window are not meaningful; reproducible
+    /// ids for a past time need this.
+    pub fn made_at(self, ms: i64) -> Self {
         let (start, next) = self.month_window(ms);
         self.month_start.store(start, Ordering::Release);
         self.next_month_start.store(next, Ordering::Release);

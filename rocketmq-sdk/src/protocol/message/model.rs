@@ -130,6 +130,9 @@ impl Message {
     }
 
     /// Sets the 5.x timer delivery time in ms since the epoch (`TIMER_DELIVER_MS`).
+    ///
+    /// Brokers before 5.0 ignore it and deliver at once; the producer refuses such a
+    /// message for a broker it knows to be older (see `PROTOCOL-NOTES.md`, item 4).
     pub fn set_deliver_time_ms(&mut self, ms: i64) {
         self.put_property(keys::TIMER_DELIVER_MS, ms.to_string());
     }

@@ -367,6 +367,64 @@ async fn rewind_to_a_timestamp_redelivers_from_there() {
     consumer.shutdown().await;
 }
 
+/// Java 4.9.x/5.0 brokers answer a reset for a group with nobody online with
+/// CONSUMER_NOT_ONLINE; like Java's mqadmin, the SDK then searches each queue by time and
+/// writes the offsets itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_with_no_consumer_online_writes_each_queue_directly() {
+    use rocketmq_sdk::protocol::{RequestCode, ResponseCode};
+    let broker = broker().await;
+    broker.create_topic("offline", 2).await.unwrap();
+    let (pc, producer) = producer(&broker).await;
+    let sent = send_n(&producer, "offline", "m", 6).await;
+    // The group consumed everything once, then went offline.
+    let log = Log::default();
+    let c = client(&broker).await;
+    let consumer = c
+        .push_consumer("g-offline")
+        .subscribe("offline", "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .start(recorder(0, log.clone()))
+        .await
+        .unwrap();
+    assert!(wait_until(T, || async { log.has_all(&sent) }).await);
+    consumer.shutdown().await;
+    c.shutdown().await;
+    assert_eq!(
+        broker
+            .consumer_offsets("g-offline", "offline")
+            .values()
+            .sum::<i64>(),
+        6
+    );
+    let faults = broker.broker(0).faults();
+    faults.fail_next(
+        RequestCode::INVOKE_BROKER_TO_RESET_OFFSET,
+        1,
+        ResponseCode::CONSUMER_NOT_ONLINE,
+    );
+    faults.requests().start();
+    // A time before every message: each queue back to 0... after moving it to the end.
+    let table = pc
+        .reset_offset_by_timestamp("g-offline", "offline", i64::MAX / 2)
+        .await
+        .unwrap();
+    assert_eq!(table.len(), 2, "{table:?}");
+    assert_eq!(
+        table.values().sum::<i64>(),
+        6,
+        "the end of each queue: {table:?}"
+    );
+    assert_eq!(
+        broker.consumer_offsets("g-offline", "offline"),
+        table.iter().map(|(mq, o)| (mq.queue_id, *o)).collect()
+    );
+    let log = faults.requests();
+    assert_eq!(log.of(RequestCode::INVOKE_BROKER_TO_RESET_OFFSET).len(), 1);
+    assert_eq!(log.of(RequestCode::SEARCH_OFFSET_BY_TIMESTAMP).len(), 2);
+    assert_eq!(log.of(RequestCode::UPDATE_CONSUMER_OFFSET).len(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_started_before_its_topic_exists_picks_it_up() {
     init_tracing();

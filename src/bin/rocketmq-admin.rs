@@ -36,6 +36,24 @@ struct Cli {
     /// Timeout of each request, in seconds.
     #[arg(long, global = true, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
     timeout: u64,
+    /// ACL 1.0 access key, for clusters with ACL on (with `--secret-key`). Default:
+    /// `ROCKETMQ_ACCESS_KEY`.
+    #[arg(
+        long,
+        global = true,
+        env = "ROCKETMQ_ACCESS_KEY",
+        requires = "secret_key"
+    )]
+    access_key: Option<String>,
+    /// ACL 1.0 secret key (with `--access-key`). Default: `ROCKETMQ_SECRET_KEY`.
+    #[arg(
+        long,
+        global = true,
+        env = "ROCKETMQ_SECRET_KEY",
+        requires = "access_key",
+        hide_env_values = true
+    )]
+    secret_key: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -387,44 +405,13 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
     for ns in name_servers(&cli)? {
         builder = builder.name_server(ns);
     }
+    if let (Some(ak), Some(sk)) = (&cli.access_key, &cli.secret_key) {
+        builder = builder.credentials(ak.clone(), sk.clone());
+    }
     let client = builder.build().await?;
     let result = command(&client, cli.command).await;
     client.shutdown().await;
     result
-}
-
-/// SIGINT (Ctrl-C) and SIGTERM (`kill`, `docker stop`, systemd), watched from creation:
-/// both stop `tail` the same graceful way.
-struct StopSignals {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn install() -> Result<Self, AdminError> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok(StopSignals {
-                interrupt: signal(SignalKind::interrupt()).map_err(AdminError::Signal)?,
-                terminate: signal(SignalKind::terminate()).map_err(AdminError::Signal)?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(StopSignals {})
-    }
-
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 /// Positions `consumer` at the end of every queue of `topic`, says so, then prints what
@@ -449,7 +436,8 @@ async fn tail(
     let want = count.unwrap_or(usize::MAX);
     let deadline = duration.map(|d| tokio::time::Instant::now() + Duration::from_secs(d));
     let mut got = 0;
-    let mut stop = StopSignals::install()?;
+    // SIGINT and SIGTERM (`kill`, `docker stop`, systemd) both stop it gracefully.
+    let mut stop = rocketmq_sdk::signal::ShutdownSignal::register().map_err(AdminError::Signal)?;
     while got < want && deadline.is_none_or(|d| tokio::time::Instant::now() < d) {
         let batch = tokio::select! {
             b = consumer.poll(Duration::from_millis(200)) => b?,

@@ -1,4 +1,6 @@
-//! Rewind: INVOKE_BROKER_TO_RESET_OFFSET (`MQAdminExt.resetOffsetByTimestamp`).
+//! Rewind: INVOKE_BROKER_TO_RESET_OFFSET (`MQAdminExt.resetOffsetByTimestamp`), and the
+//! direct per-queue write Java's mqadmin falls back to when no consumer of the group is
+//! online (`resetOffsetByTimestampOld`).
 
 use std::collections::BTreeMap;
 
@@ -21,9 +23,14 @@ impl Client {
     /// legacy broker sends them RESET_CONSUMER_CLIENT_OFFSET; either way the queue
     /// restarts at the new offset, dropping what was cached.
     ///
+    /// A broker that answers CONSUMER_NOT_ONLINE (Java 4.9.x and 5.0 brokers do when no
+    /// consumer of the group is connected) gets what Java's mqadmin then does: each of the
+    /// topic's queues on it is searched by time (SEARCH_OFFSET_BY_TIMESTAMP) and the offset
+    /// written directly (UPDATE_CONSUMER_OFFSET).
+    ///
     /// # Errors
-    /// [`Error::NoRoute`] for an unknown topic; [`Error::Broker`] when a broker refused
-    /// (e.g. the group has no consumer online on a legacy broker); transport errors.
+    /// [`Error::NoRoute`] for an unknown topic; [`Error::Broker`] when a broker refused;
+    /// transport errors.
     ///
     /// # Cancel safety
     /// Not cancel safe: some brokers may have applied the reset.
@@ -56,7 +63,7 @@ impl Client {
                 offset: None,
                 timestamp: timestamp_ms,
                 is_force: true,
-                rpc: RpcBase::broker(broker),
+                rpc: RpcBase::broker(broker.clone()),
             };
             let req = RemotingCommand::request(RequestCode::INVOKE_BROKER_TO_RESET_OFFSET)
                 .with_header(&header);
@@ -65,6 +72,23 @@ impl Client {
                 .pool
                 .request(&addr, req, self.inner.config.request_timeout)
                 .await?;
+            if resp.response_code() == ResponseCode::CONSUMER_NOT_ONLINE {
+                let queues = route
+                    .data
+                    .queue_datas
+                    .iter()
+                    .filter(|q| q.broker_name == broker)
+                    .flat_map(|q| (0..q.read_queue_nums))
+                    .map(|i| MessageQueue::new(topic, broker.clone(), i));
+                for mq in queues {
+                    let offset = self.search_offset(&mq, timestamp_ms).await?;
+                    self.update_consumer_offset(group, &mq, offset, false)
+                        .await?;
+                    out.insert(mq, offset);
+                }
+                info!(group, topic, broker = %broker, "no consumer online: offsets written directly");
+                continue;
+            }
             if resp.response_code() != ResponseCode::SUCCESS {
                 return Err(Error::Broker {
                     addr,

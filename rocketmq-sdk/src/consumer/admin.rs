@@ -78,7 +78,7 @@ impl Client {
                     .queue_datas
                     .iter()
                     .filter(|q| q.broker_name == broker)
-                    .flat_map(|q| (0..q.read_queue_nums))
+                    .flat_map(|q| 0..q.read_queue_nums)
                     .map(|i| MessageQueue::new(topic, broker.clone(), i));
                 for mq in queues {
                     let offset = self.search_offset(&mq, timestamp_ms).await?;

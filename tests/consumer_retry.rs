@@ -195,6 +195,13 @@ async fn failed_send_back_falls_back_to_the_retry_topic() {
         .await
         .unwrap();
     let id = one_message(&broker, "fallback").await;
+    // One of the retry-topic sends fails too: like Java's inner producer, the client
+    // tries again (another broker if there is one) instead of consuming again locally.
+    assert!(wait_until(T, || async { !seen.lock().unwrap().is_empty() }).await);
+    broker.faults().requests().start();
+    broker
+        .faults()
+        .fail_next(RequestCode::SEND_MESSAGE_V2, 1, ResponseCode::SYSTEM_BUSY);
     assert!(
         wait_until(T, || async {
             broker.dead_letters("g-fallback").unwrap_or_default().len() == 1
@@ -202,8 +209,22 @@ async fn failed_send_back_falls_back_to_the_retry_topic() {
         .await
     );
     assert!(
-        broker.faults().injected() >= 3,
-        "send-back was tried each time"
+        broker.faults().injected() >= 4,
+        "send-back was tried each time, and one retry-topic send failed"
+    );
+    // The retry-topic sends' reconsume times (`j`): the failed one is sent again at once
+    // with the same count, so one value appears twice in a row.
+    let retry_sends: Vec<String> = broker
+        .faults()
+        .requests()
+        .of(RequestCode::SEND_MESSAGE_V2)
+        .iter()
+        .filter(|r| r.field("b").is_some_and(|t| t.starts_with("%RETRY%")))
+        .filter_map(|r| r.field("j").map(str::to_owned))
+        .collect();
+    assert!(
+        retry_sends.windows(2).any(|w| w[0] == w[1]),
+        "the failed retry-topic send was retried: {retry_sends:?}"
     );
     let dead = &broker.dead_letters("g-fallback").unwrap()[0];
     assert_eq!(dead.uniq_key(), Some(id.as_str()));

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{LazyLock, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tracing::{debug, info, warn};
@@ -36,6 +36,11 @@ use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
 const SEND_BACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// The producer group of retry-topic sends (`MixAll.CLIENT_INNER_PRODUCER_GROUP`).
 const INNER_PRODUCER_GROUP: &str = "CLIENT_INNER_PRODUCER";
+/// Attempts of a retry-topic send: the inner producer's default `retryTimesWhenSendFailed`
+/// (2) plus one.
+const RETRY_TOPIC_SEND_ATTEMPTS: usize = 3;
+/// The inner producer's default `sendMsgTimeout`, for all attempts together.
+const RETRY_TOPIC_SEND_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn broker_error(addr: &str, resp: RemotingCommand) -> Error {
     Error::Broker {
@@ -800,33 +805,57 @@ impl Client {
         if queues.is_empty() {
             return Err(Error::NoRoute(topic));
         }
-        let queue = &queues[route.next_index() % queues.len()];
-        let addr = self.master_of(&topic, &queue.broker_name).await?;
-        let header = SendMessageRequestHeaderV2 {
-            producer_group: INNER_PRODUCER_GROUP.to_owned(),
-            topic: topic.clone(),
-            queue_id: queue.queue_id,
-            sys_flag: 0,
-            born_timestamp: crate::protocol::message::id::now_ms(),
-            flag: msg.flag,
-            properties: Some(props.to_wire_string()?),
-            reconsume_times: Some(reconsume_times),
-            unit_mode: Some(false),
-            max_reconsume_times: Some(max_reconsume_times),
-            batch: Some(false),
-            broker_name: Some(queue.broker_name.clone()),
-            ..Default::default()
-        };
-        let req = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
-            .with_header(&header)
-            .with_body(Bytes::clone(&msg.body));
-        let resp = self
-            .call(&addr, req, self.inner.config.request_timeout)
-            .await?;
-        match SendStatus::from_response_code(resp.response_code()) {
-            Some(_) => Ok(()),
-            None => Err(broker_error(&addr, resp)),
+        let properties = props.to_wire_string()?;
+        // As Java's inner producer (`getDefaultMQProducer().send`): 3 s in all, two retries,
+        // each on another broker when there is one.
+        let started = Instant::now();
+        let mut avoid: Option<String> = None;
+        let mut last = None;
+        for _ in 0..RETRY_TOPIC_SEND_ATTEMPTS {
+            let left = RETRY_TOPIC_SEND_TIMEOUT.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            let start = route.next_index();
+            let queue = (0..queues.len())
+                .map(|i| &queues[(start + i) % queues.len()])
+                .find(|q| avoid.as_deref() != Some(q.broker_name.as_str()))
+                .unwrap_or(&queues[start % queues.len()]);
+            let header = SendMessageRequestHeaderV2 {
+                producer_group: INNER_PRODUCER_GROUP.to_owned(),
+                topic: topic.clone(),
+                queue_id: queue.queue_id,
+                sys_flag: 0,
+                born_timestamp: crate::protocol::message::id::now_ms(),
+                flag: msg.flag,
+                properties: Some(properties.clone()),
+                reconsume_times: Some(reconsume_times),
+                unit_mode: Some(false),
+                max_reconsume_times: Some(max_reconsume_times),
+                batch: Some(false),
+                broker_name: Some(queue.broker_name.clone()),
+                ..Default::default()
+            };
+            let req = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
+                .with_header(&header)
+                .with_body(Bytes::clone(&msg.body));
+            let attempt: Result<()> = match self.master_of(&topic, &queue.broker_name).await {
+                Ok(addr) => match self.call(&addr, req, left).await {
+                    Ok(resp) => match SendStatus::from_response_code(resp.response_code()) {
+                        Some(_) => return Ok(()),
+                        None => Err(broker_error(&addr, resp)),
+                    },
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            if let Err(e) = attempt {
+                tracing::debug!(error = %e, broker = %queue.broker_name, "retry-topic send failed");
+                avoid = Some(queue.broker_name.clone());
+                last = Some(e);
+            }
         }
+        Err(last.unwrap_or(Error::Timeout(RETRY_TOPIC_SEND_TIMEOUT)))
     }
 }
 

@@ -362,6 +362,7 @@ async fn orderly_message_exhausting_its_retries_is_dead_lettered() {
         })
         .await
         .unwrap();
+    broker.faults().requests().start();
     let id = one_message(&broker, "ordered-dlq").await;
     let (_pc, producer) = producer(&broker).await;
     producer
@@ -381,6 +382,25 @@ async fn orderly_message_exhausting_its_retries_is_dead_lettered() {
     let dead = &broker.dead_letters("g-ordered-dlq").unwrap()[0];
     assert_eq!(dead.uniq_key(), Some(id.as_str()));
     assert_eq!(dead.property(keys::RETRY_TOPIC), Some("ordered-dlq"));
+    // The dead-letter send: reconsume times one above the last delivery's (3), which
+    // every broker version dead-letters, and Java's DELAY = 3 + reconsumeTimes.
+    let sends: Vec<_> = broker
+        .faults()
+        .requests()
+        .of(RequestCode::SEND_MESSAGE_V2)
+        .into_iter()
+        .filter(|r| r.field("b") == Some("%RETRY%g-ordered-dlq"))
+        .collect();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    assert_eq!(sends[0].field("j"), Some("4"));
+    assert_eq!(sends[0].field("l"), Some("3"));
+    assert!(
+        sends[0]
+            .field("i")
+            .is_some_and(|p| p.contains("DELAY\u{1}6\u{2}")),
+        "{:?}",
+        sends[0].field("i")
+    );
     // The queue moved on to the next message afterwards.
     assert!(
         wait_until(T, || async {

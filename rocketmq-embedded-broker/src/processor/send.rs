@@ -325,6 +325,8 @@ impl SendProcessor {
             max = m;
         }
         let reconsume = header.reconsume_times.unwrap_or(0);
+        // 5.x: `>` (the client may have counted up already), and since 5.1 (ISSUE #6163) a
+        // group holding orderly locks goes straight to the DLQ. 4.9.x uses `>=`.
         if reconsume > max || core.locks.group_holds_locks(group) {
             let dlq = dlq_topic(group);
             let (_, created) = core

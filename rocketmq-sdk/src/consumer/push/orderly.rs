@@ -295,9 +295,11 @@ async fn check_reconsume_times(
     let mut suspend = false;
     for (stored, msg) in raw.iter_mut().zip(restored) {
         if msg.reconsume_times >= max {
-            // Java sends RECONSUME_TIME = reconsumeTimes and relies on the broker seeing
-            // the group's order locks; one above the maximum dead-letters it whatever the
-            // locks (broadcasting has none).
+            // Java's orderly `sendMessageBack` sends RECONSUME_TIME = reconsumeTimes, which
+            // a 4.9.x broker dead-letters (`>=`) but a 5.0.0 broker (`>`) sends back as a
+            // retry forever (upstream ISSUE #6163, fixed in 5.1 by a lock check). One more
+            // dead-letters it on every version. DELAY = 3 + reconsumeTimes as Java (a
+            // dead-lettering broker clears it).
             match inner
                 .client
                 .send_to_retry_topic(
@@ -305,7 +307,7 @@ async fn check_reconsume_times(
                     msg,
                     msg.reconsume_times.saturating_add(1),
                     max,
-                    0,
+                    msg.reconsume_times.saturating_add(3),
                 )
                 .await
             {

@@ -1,7 +1,14 @@
 //! Runtime support for `#[rocketmq_sdk::test]`. Not a public API: the names here may
 //! change in any release; the macro is the interface.
+//!
+//! With [`EXTERNAL_NAMESRV_ENV`] set (`ROCKETMQ_TEST_NAMESRV=host:port`, several separated
+//! by `;` as in `NAMESRV_ADDR`), a test that asks only for a `Client` runs against that
+//! cluster instead of a fresh embedded broker; a test that needs the embedded broker (its
+//! parameter, or an option only it has: disk, flush mode, several brokers, delay levels,
+//! manual clock, ...) says on stderr that it did not run, and passes.
 
 use std::future::Future;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,12 +18,17 @@ use rocketmq_sdk::Client;
 use crate::store::ManualClock;
 use crate::{EmbeddedBroker, EmbeddedBrokerBuilder, FlushMode};
 
+/// The variable that points `#[rocketmq_sdk::test]` at an external cluster.
+pub const EXTERNAL_NAMESRV_ENV: &str = "ROCKETMQ_TEST_NAMESRV";
+
 /// What the test asked for.
 #[derive(Debug)]
 pub struct TestOptions {
     builder: EmbeddedBrokerBuilder,
     disk: bool,
     client: bool,
+    /// What only the embedded broker can give this test.
+    embedded_only: Vec<&'static str>,
 }
 
 impl Default for TestOptions {
@@ -32,24 +44,28 @@ impl TestOptions {
             builder: EmbeddedBroker::builder().memory(),
             disk: false,
             client: false,
+            embedded_only: Vec::new(),
         }
     }
 
     /// A store on disk, in a fresh temporary directory removed after the test.
     pub fn disk(mut self) -> Self {
         self.disk = true;
+        self.embedded_only.push("disk");
         self
     }
 
     /// Synchronous flush.
     pub fn sync_flush(mut self) -> Self {
         self.builder = self.builder.flush(FlushMode::Sync);
+        self.embedded_only.push("sync_flush");
         self
     }
 
     /// Brokers in the cluster.
     pub fn brokers(mut self, n: usize) -> Self {
         self.builder = self.builder.brokers(n);
+        self.embedded_only.push("brokers");
         self
     }
 
@@ -64,6 +80,7 @@ impl TestOptions {
     /// The delay-level ladder (`messageDelayLevel`).
     pub fn delay_levels(mut self, levels: &str) -> Self {
         self.builder = self.builder.delay_levels(levels);
+        self.embedded_only.push("delay_levels");
         self
     }
 
@@ -73,12 +90,14 @@ impl TestOptions {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         self.builder = self.builder.manual_clock(Arc::new(ManualClock::new(now)));
+        self.embedded_only.push("manual_clock");
         self
     }
 
     /// Topic auto-creation.
     pub fn auto_create_topics(mut self, yes: bool) -> Self {
         self.builder = self.builder.auto_create_topics(yes);
+        self.embedded_only.push("auto_create_topics");
         self
     }
 
@@ -89,6 +108,7 @@ impl TestOptions {
             .builder
             .transaction_check_interval(d)
             .transaction_timeout(d);
+        self.embedded_only.push("transaction_check_ms");
         self
     }
 
@@ -97,14 +117,47 @@ impl TestOptions {
         self.client = yes;
         self
     }
+
+    /// Whether the test takes the `EmbeddedBroker` itself.
+    pub fn with_broker(mut self, yes: bool) -> Self {
+        if yes {
+            self.embedded_only.push("an `EmbeddedBroker` parameter");
+        }
+        self
+    }
+
+    /// Whether `test` must be skipped: [`EXTERNAL_NAMESRV_ENV`] is set and the test needs
+    /// the embedded broker. Says so on stderr, past the harness's output capture.
+    pub fn skip_external(&self, test: &str) -> bool {
+        let Some(ns) = external_namesrv() else {
+            return false;
+        };
+        if self.embedded_only.is_empty() {
+            return false;
+        }
+        let line = format!(
+            "SKIPPED (not run): {test} needs the embedded broker ({}); {EXTERNAL_NAMESRV_ENV}={ns} points at an external cluster\n",
+            self.embedded_only.join(", ")
+        );
+        let _ = std::io::stderr().write_all(line.as_bytes());
+        true
+    }
+}
+
+/// The external cluster's name servers, when [`EXTERNAL_NAMESRV_ENV`] is set.
+fn external_namesrv() -> Option<String> {
+    std::env::var(EXTERNAL_NAMESRV_ENV)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// What the test body receives.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct TestEnv {
-    /// The broker.
-    pub broker: EmbeddedBroker,
+    /// The broker (`None` against an external cluster).
+    pub broker: Option<EmbeddedBroker>,
     /// The client, when asked for.
     pub client: Option<Client>,
 }
@@ -115,6 +168,14 @@ pub struct TestEnv {
 /// When there is none (a macro bug).
 pub fn expect_client(client: Option<Client>) -> Client {
     client.expect("#[rocketmq_sdk::test] asked for a client")
+}
+
+/// The broker of a [`TestEnv`] whose test asked for it.
+///
+/// # Panics
+/// When there is none (a macro bug: such a test is skipped against an external cluster).
+pub fn expect_broker(broker: Option<EmbeddedBroker>) -> EmbeddedBroker {
+    broker.expect("#[rocketmq_sdk::test] asked for the embedded broker")
 }
 
 /// A fresh directory under the system temp dir.
@@ -169,6 +230,20 @@ where
         _cleanup = RemoveOnDrop(None);
     }
     runtime.block_on(async move {
+        if let Some(ns) = external_namesrv() {
+            let mut b = Client::builder();
+            for addr in ns.split(';').map(str::trim).filter(|a| !a.is_empty()) {
+                b = b.name_server(addr);
+            }
+            let client = b.build().await.unwrap_or_else(|e| {
+                panic!("{test}: the client for {EXTERNAL_NAMESRV_ENV}={ns} did not start: {e}")
+            });
+            return body(TestEnv {
+                broker: None,
+                client: Some(client),
+            })
+            .await;
+        }
         let broker = builder
             .start()
             .await
@@ -184,6 +259,10 @@ where
         } else {
             None
         };
-        body(TestEnv { broker, client }).await
+        body(TestEnv {
+            broker: Some(broker),
+            client,
+        })
+        .await
     })
 }

@@ -136,8 +136,9 @@ pub(crate) fn test(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStr
     errors.finish()?;
 
     let wants_client = params.iter().any(|(k, _, _)| matches!(k, Param::Client));
+    let wants_broker = params.iter().any(|(k, _, _)| matches!(k, Param::Broker));
     let bindings = params.iter().map(|(kind, pat, ty)| match kind {
-        Param::Broker => quote!(let #pat: #ty = __broker;),
+        Param::Broker => quote!(let #pat: #ty = #bk::__private::expect_broker(__broker);),
         Param::Client => quote!(let #pat: #ty = #bk::__private::expect_client(__client);),
     });
     // Without a broker parameter the broker still lives as long as the body.
@@ -154,15 +155,26 @@ pub(crate) fn test(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStr
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, t) => quote!(#t),
     };
+    // A skipped test passes: `()` or `Ok(())` (a test returns one of the two).
+    let skipped = match output {
+        ReturnType::Default => quote!(return;),
+        ReturnType::Type(..) => quote!(return ::core::result::Result::Ok(());),
+    };
     let body = &func.block;
     let name_str = name.to_string();
     Ok(quote! {
             #(#attrs)*
             #[::core::prelude::v1::test]
             #vis fn #name() #output {
-                let __options = #options.with_client(#wants_client);
+                let __options = #options
+                    .with_client(#wants_client)
+                    .with_broker(#wants_broker);
+                let __name = ::core::concat!(::core::module_path!(), "::", #name_str);
+                if __options.skip_external(__name) {
+                    #skipped
+                }
                 #bk::__private::run_test(
-                    ::core::concat!(::core::module_path!(), "::", #name_str),
+                    __name,
                     __options,
                     |__env: #bk::__private::TestEnv| async move {
                         let #bk::__private::TestEnv { broker: __broker, client: __client, .. } = __env;

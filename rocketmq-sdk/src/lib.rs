@@ -296,6 +296,12 @@ pub use rocketmq_sdk_macros::selector;
 /// `EmbeddedBroker::advance`), `auto_create_topics = false`, `transaction_check_ms = N`,
 /// `crate = "..."`, `broker_crate = "..."`.
 ///
+/// **Against a real cluster.** With `ROCKETMQ_TEST_NAMESRV=host:port` (several separated
+/// by `;`), a test that asks only for a `Client` connects to that cluster instead of
+/// starting a broker; a test that needs the embedded broker (an `EmbeddedBroker`
+/// parameter, or one of the options above other than `queues`) prints `SKIPPED (not run)`
+/// with the reason on stderr and passes.
+///
 /// ```no_run
 /// use rocketmq_embedded_broker::EmbeddedBroker;
 /// use rocketmq_sdk::prelude::*;

@@ -111,10 +111,7 @@ impl Client {
             };
             let req =
                 RemotingCommand::request(RequestCode::GET_TOPIC_STATS_INFO).with_header(&header);
-            let resp = self.admin_call(&addr, req).await?;
-            if resp.response_code() != ResponseCode::SUCCESS {
-                return Err(broker_error(&addr, resp));
-            }
+            let resp = self.admin_ok(&addr, req).await?;
             out.offset_table
                 .extend(TopicStatsTable::decode(&resp.body)?.offset_table);
         }
@@ -143,10 +140,7 @@ impl Client {
                 rpc: RpcBase::default(),
             };
             let req = RemotingCommand::request(RequestCode::GET_CONSUME_STATS).with_header(&header);
-            let resp = self.admin_call(&addr, req).await?;
-            if resp.response_code() != ResponseCode::SUCCESS {
-                return Err(broker_error(&addr, resp));
-            }
+            let resp = self.admin_ok(&addr, req).await?;
             let stats = ConsumeStats::decode(&resp.body)?;
             out.consume_tps += stats.consume_tps;
             out.offset_table.extend(stats.offset_table);
@@ -239,10 +233,7 @@ impl Client {
             };
             let req =
                 RemotingCommand::request(RequestCode::DELETE_TOPIC_IN_BROKER).with_header(&header);
-            let resp = self.admin_call(&addr, req).await?;
-            if resp.response_code() != ResponseCode::SUCCESS {
-                return Err(broker_error(&addr, resp));
-            }
+            self.admin_ok(&addr, req).await?;
         }
         let header = DeleteTopicFromNamesrvRequestHeader {
             topic: topic.to_owned(),
@@ -252,10 +243,7 @@ impl Client {
         for ns in self.inner.config.name_servers.clone() {
             let req =
                 RemotingCommand::request(RequestCode::DELETE_TOPIC_IN_NAMESRV).with_header(&header);
-            let resp = self.admin_call(&ns, req).await?;
-            if resp.response_code() != ResponseCode::SUCCESS {
-                return Err(broker_error(&ns, resp));
-            }
+            self.admin_ok(&ns, req).await?;
         }
         Ok(())
     }
@@ -288,10 +276,7 @@ impl Client {
             };
             let req = RemotingCommand::request(RequestCode::DELETE_SUBSCRIPTIONGROUP)
                 .with_header(&header);
-            let resp = self.admin_call(&addr, req).await?;
-            if resp.response_code() != ResponseCode::SUCCESS {
-                return Err(broker_error(&addr, resp));
-            }
+            self.admin_ok(&addr, req).await?;
         }
         Ok(())
     }
@@ -302,6 +287,16 @@ impl Client {
             .pool
             .request(addr, request, self.inner.config.request_timeout)
             .await?)
+    }
+
+    /// [`admin_call`](Self::admin_call) that turns any answer but SUCCESS into
+    /// [`Error::Broker`].
+    async fn admin_ok(&self, addr: &str, request: RemotingCommand) -> Result<RemotingCommand> {
+        let resp = self.admin_call(addr, request).await?;
+        if resp.response_code() != ResponseCode::SUCCESS {
+            return Err(broker_error(addr, resp));
+        }
+        Ok(resp)
     }
 
     /// The clusters and brokers the name servers know (GET_BROKER_CLUSTER_INFO).
@@ -401,10 +396,7 @@ impl Client {
             };
             let req =
                 RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_TOPIC).with_header(&header);
-            let resp = self.admin_call(&addr, req).await?;
-            if resp.response_code() != ResponseCode::SUCCESS {
-                return Err(broker_error(&addr, resp));
-            }
+            self.admin_ok(&addr, req).await?;
             done.push(name);
         }
         Ok(done)
@@ -510,10 +502,7 @@ impl Client {
             offset: decoded.commit_log_offset,
         };
         let req = RemotingCommand::request(RequestCode::VIEW_MESSAGE_BY_ID).with_header(&header);
-        let resp = self.admin_call(&addr, req).await?;
-        if resp.response_code() != ResponseCode::SUCCESS {
-            return Err(broker_error(&addr, resp));
-        }
+        let resp = self.admin_ok(&addr, req).await?;
         decode_all(resp.body.clone())?
             .into_iter()
             .next()

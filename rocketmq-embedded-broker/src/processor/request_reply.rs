@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rocketmq_sdk::producer::ReplyMessageRequestHeader;
-use rocketmq_sdk::protocol::header::{
-    SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
-};
+use rocketmq_sdk::protocol::header::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
 use rocketmq_sdk::protocol::message::{Message, MessageExt, Properties, keys};
 use rocketmq_sdk::protocol::{RemotingCommand, RequestCode, ResponseCode};
 use tracing::{debug, warn};
@@ -56,18 +54,11 @@ impl RequestProcessor for ReplyProcessor {
         ctx: &RequestContext,
         request: RemotingCommand,
     ) -> Option<RemotingCommand> {
-        let header: SendMessageRequestHeaderV2 = match request.request_code() {
-            RequestCode::SEND_REPLY_MESSAGE => {
-                match request.decode_header::<SendMessageRequestHeader>() {
-                    Ok(h) => h.into(),
-                    Err(e) => return Some(reply::bad_header(&e)),
-                }
-            }
-            _ => match request.decode_header::<SendMessageRequestHeaderV2>() {
+        let header =
+            match super::send::decode_send_header(&request, RequestCode::SEND_REPLY_MESSAGE) {
                 Ok(h) => h,
-                Err(e) => return Some(reply::bad_header(&e)),
-            },
-        };
+                Err(bad) => return Some(bad),
+            };
         Some(self.reply(ctx, &request, header).await)
     }
 }

@@ -56,6 +56,24 @@ impl SendProcessor {
     }
 }
 
+/// The send header of `request`: the long-named V1 form for `v1_code` (SEND_MESSAGE,
+/// SEND_REPLY_MESSAGE), the short-named V2 form otherwise; a bad header's error response.
+pub(super) fn decode_send_header(
+    request: &RemotingCommand,
+    v1_code: RequestCode,
+) -> Result<SendMessageRequestHeaderV2, RemotingCommand> {
+    if request.request_code() == v1_code {
+        request
+            .decode_header::<SendMessageRequestHeader>()
+            .map(Into::into)
+            .map_err(|e| reply::bad_header(&e))
+    } else {
+        request
+            .decode_header::<SendMessageRequestHeaderV2>()
+            .map_err(|e| reply::bad_header(&e))
+    }
+}
+
 #[async_trait]
 impl RequestProcessor for SendProcessor {
     async fn process(
@@ -63,17 +81,9 @@ impl RequestProcessor for SendProcessor {
         ctx: &RequestContext,
         request: RemotingCommand,
     ) -> Option<RemotingCommand> {
-        let header: SendMessageRequestHeaderV2 = match request.request_code() {
-            RequestCode::SEND_MESSAGE => {
-                match request.decode_header::<SendMessageRequestHeader>() {
-                    Ok(h) => h.into(),
-                    Err(e) => return Some(reply::bad_header(&e)),
-                }
-            }
-            _ => match request.decode_header::<SendMessageRequestHeaderV2>() {
-                Ok(h) => h,
-                Err(e) => return Some(reply::bad_header(&e)),
-            },
+        let header = match decode_send_header(&request, RequestCode::SEND_MESSAGE) {
+            Ok(h) => h,
+            Err(bad) => return Some(bad),
         };
         let batch =
             request.request_code() == RequestCode::SEND_BATCH_MESSAGE || header.batch == Some(true);

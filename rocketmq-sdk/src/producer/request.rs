@@ -21,7 +21,6 @@ use crate::protocol::header::macros::command_header;
 use crate::protocol::message::compress::{decompress, zlib_compress};
 use crate::protocol::message::sysflag::{self, CompressionType};
 use crate::protocol::message::{Message, MessageExt, MessageQueue, Properties, keys};
-use crate::protocol::topic::validate_topic;
 use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
 
 /// `MixAll.REPLY_TOPIC_POSTFIX`: a cluster's reply topic is `<cluster>_REPLY_TOPIC`.
@@ -320,17 +319,7 @@ impl ProducerInner {
                 reply.property(keys::MSG_TYPE)
             )));
         }
-        validate_topic(&reply.topic).map_err(|e| Error::InvalidMessage(e.to_string()))?;
-        if reply.body.is_empty() {
-            return Err(Error::InvalidMessage("the reply body is empty".into()));
-        }
-        if reply.body.len() > self.config.max_message_size {
-            return Err(Error::InvalidMessage(format!(
-                "the reply body is {} bytes, more than max_message_size {}",
-                reply.body.len(),
-                self.config.max_message_size
-            )));
-        }
+        self.check_message(&reply)?;
         reply.ensure_uniq_key(&self.ids);
         let msg_id = reply.uniq_key().unwrap_or_default().to_owned();
         let mut sys_flag = 0;

@@ -219,7 +219,8 @@ const QUEUE_ID_KEY: &str = "e";
 const BROKER_NAME_KEY: &str = "n";
 
 impl ProducerInner {
-    fn check_message(&self, message: &Message) -> Result<()> {
+    /// Java's `Validators.checkMessage`: topic, forbidden topics, body size.
+    pub(super) fn check_message(&self, message: &Message) -> Result<()> {
         validate_topic(&message.topic).map_err(|e| Error::InvalidMessage(e.to_string()))?;
         if is_not_allowed_send_topic(&message.topic) {
             return Err(Error::InvalidMessage(format!(

@@ -582,3 +582,109 @@ async fn dead_letters_are_listed_and_resent() {
     client.shutdown().await;
     broker.shutdown().await.unwrap();
 }
+
+/// The admin verbs mqadmin users reach for: progress (lag), connections, broker status,
+/// group create/update/delete, topic delete — each checked against the broker's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_connections_status_groups_and_topic_deletion() {
+    use rocketmq_sdk::protocol::body::{JsonBody, SubscriptionGroupConfig};
+    use rocketmq_sdk::protocol::header::GetSubscriptionGroupConfigRequestHeader;
+    use rocketmq_sdk::protocol::{RemotingCommand, RequestCode, ResponseCode};
+    use rocketmq_sdk::remoting::{Connection, ConnectionOptions};
+
+    let broker = EmbeddedBroker::start().await.unwrap();
+    let ns = broker.name_server_addr();
+    broker.create_topic("cli-lag", 2).await.unwrap();
+    let client = Client::builder().name_server(&ns).build().await.unwrap();
+    let producer = client.producer("cli-lag-p").start().await.unwrap();
+    for i in 0..4 {
+        producer
+            .send(Message::new("cli-lag", format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    let seen = StdArc::new(Mutex::new(0usize));
+    let s = seen.clone();
+    let consumer = client
+        .push_consumer("cli-lag-g")
+        .subscribe("cli-lag", "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .start(move |msgs: Vec<MessageExt>, _ctx: ConsumeContext| {
+            let s = s.clone();
+            async move {
+                *s.lock().unwrap() += msgs.len();
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    assert!(wait_until(T, || async { *seen.lock().unwrap() == 4 }).await);
+    assert!(
+        wait_until(T, || async {
+            broker
+                .consumer_offsets("cli-lag-g", "cli-lag")
+                .values()
+                .sum::<i64>()
+                == 4
+        })
+        .await
+    );
+    let out = ok(&ns, &["consumer-connections", "--group", "cli-lag-g"]).await;
+    assert!(out.stdout.contains("1 connection(s)"), "{out:?}");
+    assert!(out.stdout.contains("subscribes cli-lag"), "{out:?}");
+    consumer.shutdown().await;
+    // Two more arrive while nobody consumes: the lag is 2.
+    for i in 4..6 {
+        producer
+            .send(Message::new("cli-lag", format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    let out = ok(&ns, &["consumer-progress", "--group", "cli-lag-g"]).await;
+    // Two queues of the topic and the group's retry queue, as Java lists them.
+    assert!(out.stdout.contains("3 queue(s), total lag 2"), "{out:?}");
+    assert!(out.stdout.contains("cli-lag broker-a 0 3 2 1"), "{out:?}");
+
+    let out = ok(&ns, &["broker-status"]).await;
+    assert!(out.stdout.contains("msgPutTotalTodayNow:"), "{out:?}");
+
+    let out = ok(
+        &ns,
+        &[
+            "update-group",
+            "cli-new",
+            "--retry-max-times",
+            "3",
+            "--broadcast",
+            "false",
+        ],
+    )
+    .await;
+    assert!(out.stdout.contains("updated group cli-new"), "{out:?}");
+    let conn = Connection::connect(&broker.broker(0).addr(), ConnectionOptions::default())
+        .await
+        .unwrap();
+    let get = || {
+        RemotingCommand::request(RequestCode::GET_SUBSCRIPTIONGROUP_CONFIG).with_header(
+            &GetSubscriptionGroupConfigRequestHeader {
+                group: "cli-new".into(),
+                ..Default::default()
+            },
+        )
+    };
+    let r = conn.request(get(), T).await.unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+    let config = SubscriptionGroupConfig::decode(&r.body).unwrap();
+    assert_eq!(
+        (config.retry_max_times, config.consume_broadcast_enable),
+        (3, false)
+    );
+    ok(&ns, &["delete-group", "cli-new", "--remove-offsets"]).await;
+    let r = conn.request(get(), T).await.unwrap();
+    assert_ne!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+
+    ok(&ns, &["delete-topic", "cli-lag"]).await;
+    let out = ok(&ns, &["topics"]).await;
+    assert!(!out.stdout.lines().any(|l| l == "cli-lag"), "{out:?}");
+    client.shutdown().await;
+}

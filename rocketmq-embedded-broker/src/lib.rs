@@ -92,11 +92,20 @@
 //! Java broker's `enablePropertyFilter`; see [`EmbeddedBrokerBuilder::property_filter`]),
 //! CHECK_CLIENT_CONFIG (46, the SQL92 check a consumer makes when it starts), consumer
 //! offsets (14, 15), queue offsets (29–32), QUERY_MESSAGE (12), VIEW_MESSAGE_BY_ID (33),
-//! HEART_BEAT (34), UNREGISTER_CLIENT (35), END_TRANSACTION (37, with the check-back
-//! service sending CHECK_TRANSACTION_STATE), GET_CONSUMER_LIST_BY_GROUP (38),
-//! LOCK/UNLOCK_BATCH_MQ (41, 42), UPDATE_AND_CREATE_TOPIC (17), GET_ALL_TOPIC_CONFIG (21)
-//! and INVOKE_BROKER_TO_RESET_OFFSET (222); other codes get REQUEST_CODE_NOT_SUPPORTED, as
-//! from a Java broker that lacks them.
+//! HEART_BEAT (34), UNREGISTER_CLIENT (35), CONSUMER_SEND_MSG_BACK (36), END_TRANSACTION
+//! (37, with the check-back service sending CHECK_TRANSACTION_STATE),
+//! GET_CONSUMER_LIST_BY_GROUP (38), LOCK/UNLOCK_BATCH_MQ (41, 42), request-reply
+//! (SEND_REPLY_MESSAGE 324/325, pushing PUSH_REPLY_MESSAGE_TO_CLIENT 326 to the requester)
+//! and the admin codes mqadmin sends: topics (17 UPDATE_AND_CREATE_TOPIC, 21
+//! GET_ALL_TOPIC_CONFIG, 215 DELETE_TOPIC_IN_BROKER, 351 GET_TOPIC_CONFIG), broker config
+//! and status (25, 26, 28 GET_BROKER_RUNTIME_INFO), statistics (202 GET_TOPIC_STATS_INFO,
+//! 208 GET_CONSUME_STATS, 317 GET_BROKER_CONSUME_STATS, 223), subscription groups (200,
+//! 201, 207, 352), connections (203, 204), 300 QUERY_TOPIC_CONSUME_BY_WHO, 314
+//! CLONE_GROUP_OFFSET, 222 INVOKE_BROKER_TO_RESET_OFFSET, and relays 307/309 to a
+//! consumer. The name server serves routes and registration (103–106, 206, 224), KV
+//! config (100–102, 219), 216 DELETE_TOPIC_IN_NAMESRV and its config (318, 319). Other
+//! codes — 5.x POP consumption among them; Java 5 clients then pull — get
+//! REQUEST_CODE_NOT_SUPPORTED, as from a Java broker that lacks them.
 #![deny(missing_docs)]
 
 pub mod acl;

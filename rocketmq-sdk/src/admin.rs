@@ -30,8 +30,8 @@ use crate::client::Client;
 use crate::consumer::api::PullStatus;
 use crate::error::{Error, Result};
 use crate::protocol::body::{
-    ClusterInfo, ConsumeStats, ConsumerConnection, JsonBody, KvTable, SubscriptionData, TopicList,
-    TopicStatsTable,
+    ClusterInfo, ConsumeStats, ConsumerConnection, JsonBody, KvTable, SubscriptionData,
+    SubscriptionGroupConfig, TopicList, TopicStatsTable,
 };
 use crate::protocol::header::pull::pull_sys_flag;
 use crate::protocol::header::{
@@ -276,6 +276,36 @@ impl Client {
             };
             let req = RemotingCommand::request(RequestCode::DELETE_SUBSCRIPTIONGROUP)
                 .with_header(&header);
+            self.admin_ok(&addr, req).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates or updates a subscription group on every master of `cluster` (all clusters
+    /// when `None`), as mqadmin's `updateSubGroup` (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).
+    ///
+    /// # Errors
+    /// [`Error::NoRoute`] when the cluster has no master; [`Error::Broker`]; transport
+    /// and encoding errors.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: some brokers may have applied it.
+    pub async fn update_group(
+        &self,
+        config: &SubscriptionGroupConfig,
+        cluster: Option<&str>,
+    ) -> Result<()> {
+        let masters = self.cluster_masters(cluster).await?;
+        if masters.is_empty() {
+            return Err(Error::NoRoute(format!(
+                "{} (no master broker)",
+                config.group_name
+            )));
+        }
+        let body = config.encode()?;
+        for addr in masters {
+            let req = RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+                .with_body(body.clone());
             self.admin_ok(&addr, req).await?;
         }
         Ok(())

@@ -138,6 +138,67 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         duration: Option<u64>,
     },
+    /// A consumer group's progress: per queue the broker's and the group's offsets and
+    /// the lag (mqadmin `consumerProgress`).
+    ConsumerProgress {
+        /// Consumer group.
+        #[arg(long)]
+        group: String,
+        /// Only this topic (default: every topic the group has offsets for).
+        #[arg(long)]
+        topic: Option<String>,
+    },
+    /// The online clients of a consumer group (mqadmin `consumerConnection`).
+    ConsumerConnections {
+        /// Consumer group.
+        #[arg(long)]
+        group: String,
+    },
+    /// A broker's runtime figures, `key: value` (mqadmin `brokerStatus`); every master
+    /// when `--broker` is left out.
+    BrokerStatus {
+        /// Broker address `host:port`.
+        #[arg(long, value_name = "ADDR")]
+        broker: Option<String>,
+    },
+    /// Delete a topic from every master of the cluster and from the name servers (mqadmin
+    /// `deleteTopic`); its stored messages stay in the commit log until retention.
+    DeleteTopic {
+        /// Topic.
+        topic: String,
+        /// Only this cluster (default: every cluster).
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// Create or update a subscription group on every master (mqadmin `updateSubGroup`).
+    UpdateGroup {
+        /// Consumer group.
+        group: String,
+        /// Retries before a message is dead-lettered (`retryMaxTimes`).
+        #[arg(long, default_value_t = 16)]
+        retry_max_times: i32,
+        /// Whether the group may consume at all (`consumeEnable`).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        consume_enable: bool,
+        /// Whether broadcasting consumption is allowed (`consumeBroadcastEnable`).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        broadcast: bool,
+        /// Only this cluster (default: every cluster).
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// Delete a subscription group (and its offsets with `--remove-offsets`) on every
+    /// master (mqadmin `deleteSubGroup`).
+    DeleteGroup {
+        /// Consumer group.
+        group: String,
+        /// Also delete the group's consumer offsets.
+        #[arg(long)]
+        remove_offsets: bool,
+        /// Only this cluster (default: every cluster).
+        #[arg(long)]
+        cluster: Option<String>,
+    },
     /// Find the messages of a topic by business key (`KEYS`).
     QueryKey {
         /// Topic.
@@ -637,6 +698,92 @@ async fn command(client: &Client, command: Command) -> Result<(), AdminError> {
             for m in &found {
                 println!("{}", describe(m));
             }
+        }
+        Command::ConsumerProgress { group, topic } => {
+            let stats = client.consume_stats(&group, topic.as_deref()).await?;
+            println!("topic broker queue broker-offset consumer-offset lag");
+            for (q, o) in &stats.offset_table {
+                println!(
+                    "{} {} {} {} {} {}",
+                    q.topic,
+                    q.broker_name,
+                    q.queue_id,
+                    o.broker_offset,
+                    o.consumer_offset,
+                    o.lag()
+                );
+            }
+            println!(
+                "group {group}: {} queue(s), total lag {}, consume tps {:.1}",
+                stats.offset_table.len(),
+                stats.total_diff(),
+                stats.consume_tps
+            );
+        }
+        Command::ConsumerConnections { group } => {
+            let conns = client.consumer_connections(&group).await?;
+            for c in &conns.connection_set {
+                println!(
+                    "{} {} {} version {}",
+                    c.client_id, c.client_addr, c.language, c.version
+                );
+            }
+            for (topic, sub) in &conns.subscription_table {
+                println!("subscribes {topic} {:?}", sub.sub_string);
+            }
+            println!(
+                "group {group}: {} connection(s), {:?} {:?}",
+                conns.connection_set.len(),
+                conns.consume_type,
+                conns.message_model
+            );
+        }
+        Command::BrokerStatus { broker } => {
+            let addrs = match broker {
+                Some(a) => vec![a],
+                None => {
+                    let info = client.cluster_info().await?;
+                    info.broker_addr_table
+                        .values()
+                        .filter_map(|d| d.master_addr().map(str::to_owned))
+                        .collect()
+                }
+            };
+            for addr in addrs {
+                println!("broker {addr}");
+                for (k, v) in client.broker_runtime_info(&addr).await? {
+                    println!("  {k}: {v}");
+                }
+            }
+        }
+        Command::DeleteTopic { topic, cluster } => {
+            client.delete_topic(&topic, cluster.as_deref()).await?;
+            println!("deleted topic {topic}");
+        }
+        Command::UpdateGroup {
+            group,
+            retry_max_times,
+            consume_enable,
+            broadcast,
+            cluster,
+        } => {
+            let mut config = rocketmq_sdk::protocol::body::SubscriptionGroupConfig::default();
+            config.group_name = group.clone();
+            config.retry_max_times = retry_max_times;
+            config.consume_enable = consume_enable;
+            config.consume_broadcast_enable = broadcast;
+            client.update_group(&config, cluster.as_deref()).await?;
+            println!("updated group {group} (retryMaxTimes {retry_max_times})");
+        }
+        Command::DeleteGroup {
+            group,
+            remove_offsets,
+            cluster,
+        } => {
+            client
+                .delete_group(&group, cluster.as_deref(), remove_offsets)
+                .await?;
+            println!("deleted group {group}");
         }
         Command::DlqList { group, max } => {
             let letters = client.dead_letters(&group, max).await?;

@@ -238,7 +238,9 @@ impl ConsumeQueue {
                 self.segs.last_or_create(expected - expected % seg_size)?
             }
         };
-        seg.append(&CqUnit::encode(commit_log_offset, size, tags_code))?;
+        // Rebuilt from the commit log by recovery after a crash: no write to the kernel
+        // needed before the ack (the commit log's own append already did that).
+        seg.append_cached(&CqUnit::encode(commit_log_offset, size, tags_code))?;
         self.max_physic_offset
             .store(commit_log_offset + i64::from(size), Ordering::Release);
         Ok(true)
@@ -254,7 +256,7 @@ impl ConsumeQueue {
             for _ in 0..n {
                 buf.extend_from_slice(&BLANK_UNIT);
             }
-            seg.append(&buf)?;
+            seg.append_cached(&buf)?;
             pos += n * CQ_UNIT_SIZE;
             if n == 0 {
                 break;

@@ -28,7 +28,7 @@ use hdrhistogram::Histogram;
 use rocketmq_embedded_broker::{EmbeddedBroker, FlushMode};
 use rocketmq_sdk::consumer::{ConsumeContext, ConsumeFrom, ConsumeResult};
 use rocketmq_sdk::protocol::message::{Message, MessageExt};
-use rocketmq_sdk::{Client, TransactionListener, TransactionState};
+use rocketmq_sdk::{Client, SendStatus, TransactionListener, TransactionState};
 use std::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -532,9 +532,17 @@ async fn produce(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
                     let (producer, tx) = (producer.clone(), tx.clone());
                     inflight.push(async move {
                         let t = Instant::now();
+                        // Only SEND_OK is a success: FLUSH_DISK_TIMEOUT and the SLAVE_*
+                        // statuses are stored but did not meet the promise.
                         let ok = match tx {
-                            Some(tx) => tx.send(m, &()).await.is_ok(),
-                            None => producer.send(m).await.is_ok(),
+                            Some(tx) => tx
+                                .send(m, &())
+                                .await
+                                .is_ok_and(|r| r.receipt.status == SendStatus::SendOk),
+                            None => producer
+                                .send(m)
+                                .await
+                                .is_ok_and(|r| r.status == SendStatus::SendOk),
                         };
                         (ok, t.elapsed())
                     });
@@ -704,7 +712,11 @@ async fn end_to_end(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
                 let p = producer.clone();
                 let failed = failed.clone();
                 inflight.push(async move {
-                    if p.send(m).await.is_err() {
+                    if !p
+                        .send(m)
+                        .await
+                        .is_ok_and(|r| r.status == SendStatus::SendOk)
+                    {
                         failed.failed.fetch_add(1, Ordering::Relaxed);
                     }
                 });
@@ -835,8 +847,10 @@ async fn soak(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
                 let (sent, failed) = (sent.clone(), failed.clone());
                 inflight.push(async move {
                     match p.send(m).await {
-                        Ok(_) => sent.fetch_add(1, Ordering::Relaxed),
-                        Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                        Ok(r) if r.status == SendStatus::SendOk => {
+                            sent.fetch_add(1, Ordering::Relaxed)
+                        }
+                        _ => failed.fetch_add(1, Ordering::Relaxed),
                     };
                 });
             }

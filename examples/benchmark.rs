@@ -685,6 +685,7 @@ async fn end_to_end(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let producer = client.producer("benchmark-producer").start().await?;
+    let sent_ok = Arc::new(AtomicU64::new(0));
     let report = tokio::spawn(reporter(stats.clone(), stop.clone(), "E2E"));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
@@ -699,6 +700,7 @@ async fn end_to_end(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
             args.senders,
         );
         let failed = stats.clone();
+        let sent_ok = sent_ok.clone();
         workers.push(tokio::spawn(async move {
             let mut pacer = Pacer::new(rate, senders);
             let mut inflight = FuturesUnordered::new();
@@ -710,13 +712,14 @@ async fn end_to_end(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
                 let mut m = Message::new(topic.clone(), body(size));
                 m.put_property("bench_us", (epoch.elapsed().as_micros() as u64).to_string());
                 let p = producer.clone();
-                let failed = failed.clone();
+                let (failed, sent_ok) = (failed.clone(), sent_ok.clone());
                 inflight.push(async move {
-                    if !p
-                        .send(m)
+                    if p.send(m)
                         .await
                         .is_ok_and(|r| r.status == SendStatus::SendOk)
                     {
+                        sent_ok.fetch_add(1, Ordering::Relaxed);
+                    } else {
                         failed.failed.fetch_add(1, Ordering::Relaxed);
                     }
                 });
@@ -727,18 +730,27 @@ async fn end_to_end(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
     for w in workers {
         w.await?;
     }
-    // Give the consumer a moment to drain what is in flight.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Drain: every SEND_OK message must be consumed; what is not within 10 s is reported
+    // as undelivered (it counts as infinitely late, not as absent).
+    let drain = Instant::now();
+    let sent = sent_ok.load(Ordering::Relaxed);
+    while stats.ok.load(Ordering::Relaxed) < sent && drain.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let _ = report.await;
     consumer.shutdown().await;
+    let undelivered = sent.saturating_sub(stats.ok.load(Ordering::Relaxed));
     summary(
         run,
         &stats,
         elapsed,
         "end to end (RT = send to consume)",
-        Vec::new(),
+        vec![
+            ("sent_ok", sent as f64),
+            ("undelivered", undelivered as f64),
+        ],
     );
     Ok(())
 }

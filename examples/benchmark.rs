@@ -813,17 +813,41 @@ async fn soak(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
         args.store(),
         args.flush
     );
+    // Deliveries, and distinct messages: each carries a sequence number, and one bit per
+    // number is set on delivery (allocated up front so the set does not grow the RSS the
+    // soak measures; numbers beyond it are counted as deliveries only).
     let consumed = Arc::new(AtomicU64::new(0));
-    let c = consumed.clone();
+    let capacity = rate.saturating_mul(args.minutes * 60 + 60) as usize;
+    let seen: Arc<Vec<AtomicU64>> = Arc::new(
+        (0..capacity.div_ceil(64))
+            .map(|_| AtomicU64::new(0))
+            .collect(),
+    );
+    let distinct = Arc::new(AtomicU64::new(0));
+    let (c, sn, dn) = (consumed.clone(), seen.clone(), distinct.clone());
     let consumer = client
         .push_consumer("benchmark-soak")
         .subscribe(args.topic.clone(), "*")
         .consume_from(ConsumeFrom::LastOffset)
         .consume_concurrency(args.senders.max(1))
         .start(move |msgs: Vec<MessageExt>, _ctx: ConsumeContext| {
-            let c = c.clone();
+            let (c, sn, dn) = (c.clone(), sn.clone(), dn.clone());
             async move {
                 c.fetch_add(msgs.len() as u64, Ordering::Relaxed);
+                for m in &msgs {
+                    let Some(seq) = m
+                        .property("bench_seq")
+                        .and_then(|v| v.parse::<usize>().ok())
+                    else {
+                        continue;
+                    };
+                    if let Some(word) = sn.get(seq / 64) {
+                        let bit = 1u64 << (seq % 64);
+                        if word.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+                            dn.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
                 ConsumeResult::Success
             }
         })
@@ -833,6 +857,7 @@ async fn soak(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
     }
     let producer = client.producer("benchmark-soak-producer").start().await?;
     let sent = Arc::new(AtomicU64::new(0));
+    let seq = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + total;
@@ -845,7 +870,7 @@ async fn soak(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
             args.window,
             args.senders,
         );
-        let (sent, failed) = (sent.clone(), failed.clone());
+        let (sent, failed, seq) = (sent.clone(), failed.clone(), seq.clone());
         workers.push(tokio::spawn(async move {
             let mut pacer = Pacer::new(rate, senders);
             let mut inflight = FuturesUnordered::new();
@@ -855,7 +880,8 @@ async fn soak(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
                 }
                 pacer.wait().await;
                 let p = producer.clone();
-                let m = Message::new(topic.clone(), body(size));
+                let mut m = Message::new(topic.clone(), body(size));
+                m.put_property("bench_seq", seq.fetch_add(1, Ordering::Relaxed).to_string());
                 let (sent, failed) = (sent.clone(), failed.clone());
                 inflight.push(async move {
                     match p.send(m).await {
@@ -894,7 +920,7 @@ async fn soak(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
     }
     // Let the consumer catch up before counting.
     let drain = Instant::now();
-    while consumed.load(Ordering::Relaxed) < sent.load(Ordering::Relaxed)
+    while distinct.load(Ordering::Relaxed) < sent.load(Ordering::Relaxed)
         && drain.elapsed() < Duration::from_secs(10)
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -903,21 +929,23 @@ async fn soak(run: &Run<'_>) -> Result<(), Box<dyn std::error::Error>> {
     let files1 = count_files(&store_dir);
     consumer.shutdown().await;
     let (rssb, fdsb) = baseline.unwrap_or((rss0, fds0));
-    let (sent, consumed, failed) = (
+    let (sent, consumed, failed, distinct) = (
         sent.load(Ordering::Relaxed),
         consumed.load(Ordering::Relaxed),
         failed.load(Ordering::Relaxed),
+        distinct.load(Ordering::Relaxed),
     );
+    let undelivered = sent.saturating_sub(distinct);
     let secs = started.elapsed().as_secs_f64();
     let rss_growth = growth_pct(rssb as f64, rss1 as f64);
     if args.json {
         println!(
-            "{{\"mode\":\"Soak\",\"seconds\":{secs:.0},\"rate\":{rate},\"sent\":{sent},\"consumed\":{consumed},\"failed\":{failed},\"rss_start_kib\":{rss0},\"rss_after_warmup_kib\":{rssb},\"rss_end_kib\":{rss1},\"rss_growth_pct\":{rss_growth:.2},\"fds_start\":{fds0},\"fds_after_warmup\":{fdsb},\"fds_end\":{fds1},\"store_files_end\":{files1},\"load\":\"{}\"}}",
+            "{{\"mode\":\"Soak\",\"seconds\":{secs:.0},\"rate\":{rate},\"sent\":{sent},\"consumed\":{consumed},\"distinct\":{distinct},\"undelivered\":{undelivered},\"failed\":{failed},\"rss_start_kib\":{rss0},\"rss_after_warmup_kib\":{rssb},\"rss_end_kib\":{rss1},\"rss_growth_pct\":{rss_growth:.2},\"fds_start\":{fds0},\"fds_after_warmup\":{fdsb},\"fds_end\":{fds1},\"store_files_end\":{files1},\"load\":\"{}\"}}",
             loadavg()
         );
     } else {
         println!(
-            "[summary] soak {secs:.0} s: sent {sent}, consumed {consumed}, failed {failed} | RSS start {rss0} KiB, after warm-up {rssb} KiB, end {rss1} KiB: growth {rss_growth:.2}% | fds start {fds0}, after warm-up {fdsb}, end {fds1} (store files at the end: {files1}) | load {}",
+            "[summary] soak {secs:.0} s: sent {sent} (SEND_OK), deliveries {consumed}, distinct {distinct}, undelivered {undelivered}, failed {failed} | RSS start {rss0} KiB, after warm-up {rssb} KiB, end {rss1} KiB: growth {rss_growth:.2}% | fds start {fds0}, after warm-up {fdsb}, end {fds1} (store files at the end: {files1}) | load {}",
             loadavg()
         );
     }

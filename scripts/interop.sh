@@ -120,8 +120,12 @@ PEER_TARGET="${ROCKETMQ_INTEROP_TARGET_DIR:-$HOME/.cache/rocketmq-interop-target
 PEER_BIN="$PEER_TARGET/debug/rocketmq-interop-peer-client"
 # The peer client pulls in ~370 crates (about 25 minutes from scratch on 2 cores). Unless
 # asked explicitly, run it only when its cached build is at least as new as its manifest.
+# The build records a hash of the manifest and lock file it was made from (file times say
+# nothing in a fresh clone).
+PEER_STAMP="$PEER_TARGET/peer-client.stamp"
+peer_inputs_hash() { cat interop/peer-client/Cargo.toml interop/peer-client/Cargo.lock | sha256sum | cut -d' ' -f1; }
 if [ "${ROCKETMQ_INTEROP_DIRECTION2:-auto}" = auto ]; then
-  if [ -x "$PEER_BIN" ] && [ "$PEER_BIN" -nt interop/peer-client/Cargo.toml ] && [ "$PEER_BIN" -nt interop/peer-client/Cargo.lock ]; then
+  if [ -x "$PEER_BIN" ] && [ -f "$PEER_STAMP" ] && [ "$(cat "$PEER_STAMP")" = "$(peer_inputs_hash)" ]; then
     ROCKETMQ_INTEROP_DIRECTION2=1
   else
     echo "direction 2 SKIPPED: the peer client is not built in $PEER_TARGET yet (about 25 min from"
@@ -137,6 +141,7 @@ build_start=$(date +%s)
 # Debug build with default features off (see interop/peer-client/Cargo.toml): the from-scratch
 # build is the slow part of this script; it is cached in $PEER_TARGET.
 CARGO_TARGET_DIR="$PEER_TARGET" cargo build --locked --manifest-path interop/peer-client/Cargo.toml
+peer_inputs_hash > "$PEER_STAMP"
 echo "peer client build: $(( $(date +%s) - build_start )) s"
 
 "$OUR_BROKER" --listen 127.0.0.1:0 --broker-port 0 --log warn > "$RUN/ours.out" 2> "$RUN/ours.log" &

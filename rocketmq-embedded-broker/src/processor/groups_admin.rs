@@ -9,7 +9,7 @@
 
 use rocketmq_sdk::protocol::body::{
     Connection, ConsumerConnection, GroupList, JsonBody, ProducerConnection,
-    SubscriptionGroupConfig as WireGroupConfig, SubscriptionGroupWrapper,
+    SubscriptionGroupConfig, SubscriptionGroupWrapper,
 };
 use rocketmq_sdk::protocol::header::{
     CloneGroupOffsetRequestHeader, ConsumeMessageDirectlyResultRequestHeader,
@@ -25,7 +25,6 @@ use tracing::{info, warn};
 
 use super::reply;
 use crate::broker::{BrokerCore, ClientInfo};
-use crate::store::SubscriptionGroupConfig;
 
 /// How long a relayed request waits for the consumer (upstream `Broker2Client.callClient`).
 const CALL_CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -40,7 +39,7 @@ pub(crate) fn refuse_on_slave(core: &BrokerCore) -> Option<RemotingCommand> {
     })
 }
 
-/// The store's and the wire's group types have the same JSON shape.
+/// The store's group table and the wire's wrapper have the same JSON shape.
 fn convert<A: Serialize, B: DeserializeOwned>(a: &A) -> Result<B, String> {
     serde_json::to_value(a)
         .and_then(serde_json::from_value)
@@ -64,20 +63,15 @@ pub(crate) fn update_group(core: &BrokerCore, request: &RemotingCommand) -> Remo
     if request.body.is_empty() {
         return reply::success();
     }
-    let wire = match WireGroupConfig::decode(&request.body) {
+    let config = match SubscriptionGroupConfig::decode(&request.body) {
         Ok(c) => c,
         Err(e) => return reply::bad_body("SubscriptionGroupConfig", &e),
     };
-    if wire.group_name.trim().is_empty() {
+    if config.group_name.trim().is_empty() {
         return reply::error(ResponseCode::SYSTEM_ERROR, "the group name is blank");
     }
-    match convert::<_, SubscriptionGroupConfig>(&wire) {
-        Ok(config) => {
-            core.groups.upsert(config);
-            reply::success()
-        }
-        Err(e) => reply::error(ResponseCode::SYSTEM_ERROR, e),
-    }
+    core.groups.upsert(config);
+    reply::success()
 }
 
 /// GET_ALL_SUBSCRIPTIONGROUP_CONFIG: the `SubscriptionGroupWrapper`.
@@ -97,10 +91,7 @@ pub(crate) fn get_group(core: &BrokerCore, request: &RemotingCommand) -> Remotin
     let Some(config) = core.groups.get(&h.group) else {
         return reply::error(ResponseCode::SYSTEM_ERROR, "No group in this broker");
     };
-    match convert::<_, WireGroupConfig>(&config) {
-        Ok(w) => reply::json_body(&w, false),
-        Err(e) => reply::error(ResponseCode::SYSTEM_ERROR, e),
-    }
+    reply::json_body(&config, false)
 }
 
 /// DELETE_SUBSCRIPTIONGROUP: drops the config and, with `removeOffset`, the offsets.

@@ -133,72 +133,9 @@ pub struct TopicConfigTable {
     pub extra: Map<String, Value>,
 }
 
-/// One consumer group's configuration (`SubscriptionGroupConfig`); defaults as upstream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-#[non_exhaustive]
-pub struct SubscriptionGroupConfig {
-    /// Group attributes (5.x).
-    pub attributes: BTreeMap<String, String>,
-    /// Broker id to pull from (0 = master).
-    pub broker_id: i64,
-    /// Whether broadcasting consumption is allowed.
-    pub consume_broadcast_enable: bool,
-    /// Whether the group may consume at all.
-    pub consume_enable: bool,
-    /// Whether a new group starts from the minimum offset.
-    pub consume_from_min_enable: bool,
-    /// Whether the group consumes orderly (affects retry handling).
-    pub consume_message_orderly: bool,
-    /// Consume timeout in minutes.
-    pub consume_timeout_minute: i32,
-    /// Group name.
-    pub group_name: String,
-    /// Group system flag bits.
-    pub group_sys_flag: i32,
-    /// Whether clients are told when the group's members change.
-    pub notify_consumer_ids_changed_enable: bool,
-    /// Maximum reconsume times before the DLQ.
-    pub retry_max_times: i32,
-    /// Number of retry queues.
-    pub retry_queue_nums: i32,
-    /// Broker id to use when consumption is slow.
-    pub which_broker_when_consume_slowly: i64,
-    /// Fields this store does not model (e.g. `groupRetryPolicy`).
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl SubscriptionGroupConfig {
-    /// A group with upstream's defaults.
-    pub fn new(name: impl Into<String>) -> Self {
-        SubscriptionGroupConfig {
-            group_name: name.into(),
-            ..Self::default()
-        }
-    }
-}
-
-impl Default for SubscriptionGroupConfig {
-    fn default() -> Self {
-        SubscriptionGroupConfig {
-            attributes: BTreeMap::new(),
-            broker_id: 0,
-            consume_broadcast_enable: true,
-            consume_enable: true,
-            consume_from_min_enable: true,
-            consume_message_orderly: false,
-            consume_timeout_minute: 15,
-            group_name: String::new(),
-            group_sys_flag: 0,
-            notify_consumer_ids_changed_enable: true,
-            retry_max_times: 16,
-            retry_queue_nums: 1,
-            which_broker_when_consume_slowly: 1,
-            extra: Map::new(),
-        }
-    }
-}
+/// One consumer group's configuration (`SubscriptionGroupConfig`), defaults as upstream:
+/// the SDK's wire type, so the file and the admin requests read it the same lenient way.
+pub use rocketmq_sdk::protocol::body::SubscriptionGroupConfig;
 
 /// `subscriptionGroup.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

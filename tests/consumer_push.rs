@@ -451,6 +451,31 @@ async fn a_consumer_started_before_its_topic_exists_picks_it_up() {
     consumer.shutdown().await;
 }
 
+/// With a long rebalance interval (Java's is 20 s), a consumer whose topic did not exist
+/// at start still takes its queues soon after the topic appears: rounds that find no route
+/// are retried after 1 s, 2 s, 4 s… instead of a whole interval later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_topic_is_retried_sooner_than_the_rebalance_interval() {
+    init_tracing();
+    let broker = broker().await;
+    let c = client(&broker).await;
+    let consumer = c
+        .push_consumer("g-late-slow")
+        .subscribe("late-slow", "*")
+        .consume_from(ConsumeFrom::FirstOffset)
+        .rebalance_interval(Duration::from_secs(600))
+        .start(recorder(0, Log::default()))
+        .await
+        .unwrap();
+    assert!(owned(&consumer, "late-slow").is_empty());
+    broker.create_topic("late-slow", 2).await.unwrap();
+    assert!(
+        wait_until(T, || async { owned(&consumer, "late-slow").len() == 2 }).await,
+        "queues taken long before the next 600 s round"
+    );
+    consumer.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tag_subscription_filters_and_concurrent_batches() {
     init_tracing();

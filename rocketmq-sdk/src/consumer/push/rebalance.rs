@@ -18,24 +18,42 @@ use crate::protocol::message::MessageQueue;
 /// for the next round (Java's `tryLock(1000)`).
 const ORDERLY_REMOVE_WAIT: Duration = Duration::from_secs(1);
 
+/// The first retry after a subscribed topic had no route; doubled each round, up to the
+/// rebalance interval.
+const MISSING_ROUTE_RETRY: Duration = Duration::from_secs(1);
+
 pub(super) async fn rebalance_loop(inner: Arc<PushInner>) {
+    // A consumer started before its topic exists would otherwise wait a whole interval
+    // (20 s by default) after the topic appears: retry such topics sooner, backing off.
+    // The first round comes soon after the one `start` made (which may have found no
+    // route); later ones follow what each round found.
+    let mut wait = MISSING_ROUTE_RETRY.min(inner.config.rebalance_interval);
+    let mut retry = MISSING_ROUTE_RETRY.saturating_mul(2);
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(inner.config.rebalance_interval) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = inner.rebalance_now.notified() => {}
             _ = inner.background.cancelled() => return,
         }
-        inner.rebalance().await;
+        if inner.rebalance().await {
+            wait = retry.min(inner.config.rebalance_interval);
+            retry = retry.saturating_mul(2);
+        } else {
+            wait = inner.config.rebalance_interval;
+            retry = MISSING_ROUTE_RETRY;
+        }
     }
 }
 
 impl PushInner {
-    /// One rebalance of every subscribed topic (`doRebalance`).
-    pub(crate) async fn rebalance(self: &Arc<Self>) {
+    /// One rebalance of every subscribed topic (`doRebalance`). True when a subscribed
+    /// topic has no route yet.
+    pub(crate) async fn rebalance(self: &Arc<Self>) -> bool {
         let _guard = self.rebalance_lock.lock().await;
         if self.is_shutting_down() {
-            return;
+            return false;
         }
+        let mut missing = false;
         for topic in self.subscriptions.keys() {
             match target_queues(
                 &self.client,
@@ -47,7 +65,10 @@ impl PushInner {
             .await
             {
                 Ok(target) => self.apply(topic, &target).await,
-                Err(Error::NoRoute(_)) => debug!(topic, "no route yet; rebalance skipped"),
+                Err(Error::NoRoute(_)) => {
+                    missing = true;
+                    debug!(topic, "no route yet; rebalance retried soon");
+                }
                 Err(e) => warn!(group = %self.group, topic, error = %e, "rebalance failed"),
             }
         }
@@ -63,6 +84,7 @@ impl PushInner {
         for mq in stale {
             self.remove_queue(&mq).await;
         }
+        missing
     }
 
     /// Moves the owned queues of `topic` to `target` (`updateProcessQueueTableInRebalance`).

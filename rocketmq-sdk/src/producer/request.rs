@@ -13,15 +13,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{debug, warn};
 
-use super::{Producer, ProducerInner, SendReceipt, SendStatus};
+use super::{Producer, ProducerInner, SendReceipt};
 use crate::client::{Client, ClientInner};
 use crate::error::{Error, Result};
-use crate::protocol::header::SendMessageRequestHeaderV2;
 use crate::protocol::header::macros::command_header;
-use crate::protocol::message::compress::{decompress, zlib_compress};
-use crate::protocol::message::sysflag::{self, CompressionType};
-use crate::protocol::message::{Message, MessageExt, MessageQueue, Properties, keys};
-use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
+use crate::protocol::message::compress::decompress;
+use crate::protocol::message::sysflag;
+use crate::protocol::message::{Message, MessageExt, Properties, keys};
+use crate::protocol::{RemotingCommand, ResponseCode};
 
 /// `MixAll.REPLY_TOPIC_POSTFIX`: a cluster's reply topic is `<cluster>_REPLY_TOPIC`.
 pub const REPLY_TOPIC_POSTFIX: &str = "REPLY_TOPIC";
@@ -311,7 +310,7 @@ impl Producer {
 }
 
 impl ProducerInner {
-    async fn send_reply(&self, mut reply: Message) -> Result<SendReceipt> {
+    async fn send_reply(&self, reply: Message) -> Result<SendReceipt> {
         if !is_reply(&reply) {
             return Err(Error::InvalidMessage(format!(
                 "not a reply: {} is {:?}, expected {REPLY_MESSAGE_FLAG:?}",
@@ -319,75 +318,14 @@ impl ProducerInner {
                 reply.property(keys::MSG_TYPE)
             )));
         }
-        self.check_message(&reply)?;
-        reply.ensure_uniq_key(&self.ids);
-        let msg_id = reply.uniq_key().unwrap_or_default().to_owned();
-        let mut sys_flag = 0;
-        let mut body = reply.body.clone();
-        if body.len() >= self.config.compress_over {
-            body = Bytes::from(zlib_compress(&body, self.config.compress_level));
-            sys_flag |= sysflag::COMPRESSED;
-            sys_flag = sysflag::set_compression_type(sys_flag, CompressionType::Zlib);
-        }
-        let route = self.publish_route(&reply.topic).await?;
+        // The send path's preparation (checks, UNIQ_KEY, compression) and one attempt of
+        // it, under the reply code: Java sends replies once, without retries.
+        let prepared = self.prepare_reply(reply)?;
+        let route = self.publish_route(prepared.topic()).await?;
         let queue = self.choose_queue(&route, None);
-        let addr = route
-            .master_addr(&queue.broker_name)
-            .map(String::from)
-            .ok_or_else(|| {
-                Error::NoRoute(format!(
-                    "{} (no master for broker {})",
-                    reply.topic, queue.broker_name
-                ))
-            })?;
-        let header = SendMessageRequestHeaderV2 {
-            producer_group: self.group.clone(),
-            topic: reply.topic.clone(),
-            default_topic: self.config.create_topic_key.clone(),
-            default_topic_queue_nums: self.config.default_topic_queue_nums,
-            queue_id: queue.queue_id,
-            sys_flag,
-            born_timestamp: crate::protocol::message::id::now_ms(),
-            flag: reply.flag,
-            properties: Some(reply.properties.to_wire_string()?),
-            reconsume_times: Some(0),
-            unit_mode: Some(false),
-            batch: Some(false),
-            broker_name: Some(queue.broker_name.clone()),
-            ..Default::default()
-        };
-        let request = RemotingCommand::request(RequestCode::SEND_REPLY_MESSAGE_V2)
-            .with_header(&header)
-            .with_body(body);
-        let response = self
-            .client
-            .inner
-            .pool
-            .request(&addr, request, self.config.send_timeout)
-            .await?;
-        let code = response.response_code();
-        let Some(status) = SendStatus::from_response_code(code) else {
-            return Err(Error::Broker {
-                addr,
-                code,
-                remark: response.remark.unwrap_or_default(),
-            });
-        };
-        let header: crate::protocol::header::SendMessageResponseHeader =
-            response.decode_header()?;
-        Ok(SendReceipt {
-            status,
-            msg_id,
-            offset_msg_id: header.msg_id,
-            queue: MessageQueue::new(
-                queue.topic.clone(),
-                queue.broker_name.clone(),
-                header.queue_id,
-            ),
-            queue_offset: header.queue_offset,
-            transaction_id: header.transaction_id,
-            attempts: 1,
-        })
+        let addr = super::send::master_addr(&route, &queue)?;
+        self.send_once(&prepared, &queue, &addr, self.config.send_timeout, 1)
+            .await
     }
 }
 
@@ -463,6 +401,7 @@ fn parse_host(s: &str) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::RequestCode;
 
     #[test]
     fn correlation_ids_are_uuid_v4_and_distinct() {

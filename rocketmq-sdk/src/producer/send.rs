@@ -24,7 +24,7 @@ use crate::protocol::topic::{is_not_allowed_send_topic, validate_topic};
 use crate::protocol::{ExtFields, RemotingCommand, RequestCode};
 
 /// A message ready for the wire, independent of the queue it goes to.
-struct Prepared {
+pub(super) struct Prepared {
     topic: String,
     code: RequestCode,
     /// The header's fields, encoded once: an attempt only sets its queue id and broker
@@ -38,6 +38,10 @@ struct Prepared {
 }
 
 impl Prepared {
+    pub(super) fn topic(&self) -> &str {
+        &self.topic
+    }
+
     fn new(
         topic: String,
         code: RequestCode,
@@ -190,7 +194,7 @@ impl Producer {
     }
 }
 
-fn master_addr(route: &TopicRoute, queue: &MessageQueue) -> Result<String> {
+pub(super) fn master_addr(route: &TopicRoute, queue: &MessageQueue) -> Result<String> {
     route
         .master_addr(&queue.broker_name)
         .map(String::from)
@@ -262,6 +266,13 @@ impl ProducerInner {
             batch: Some(false),
             ..Default::default()
         }
+    }
+
+    /// [`prepare`](Self::prepare) for SEND_REPLY_MESSAGE_V2.
+    pub(super) fn prepare_reply(&self, reply: Message) -> Result<Prepared> {
+        let mut prepared = self.prepare(reply)?;
+        prepared.code = RequestCode::SEND_REPLY_MESSAGE_V2;
+        Ok(prepared)
     }
 
     fn prepare(&self, mut message: Message) -> Result<Prepared> {
@@ -461,7 +472,7 @@ impl ProducerInner {
         }
     }
 
-    async fn send_once(
+    pub(super) async fn send_once(
         &self,
         prepared: &Prepared,
         queue: &MessageQueue,

@@ -55,61 +55,33 @@ pub(crate) const LITE_MAX_MSG_BYTES: i32 = i32::MAX;
 /// `maxMsgBytes` of a 5.x push consumer (`pullBatchSizeInBytes`, 256 KiB).
 pub(crate) const PUSH_MAX_MSG_BYTES: i32 = 256 * 1024;
 
-/// What responses told about the broker at one address.
-#[derive(Debug, Clone, Copy)]
-struct BrokerFacts {
-    /// The `version` of its last response (`MQVersion.Version` ordinal).
-    version: i16,
-    /// It answered LITE_PULL_MESSAGE with REQUEST_CODE_NOT_SUPPORTED.
-    lite_refused: bool,
+/// Broker addresses that answered LITE_PULL_MESSAGE with REQUEST_CODE_NOT_SUPPORTED, with
+/// the remoting version they had then. Shared by every client of the process: it describes
+/// the remote process. A different version later seen at the address (the connection
+/// pool remembers each peer's, [`crate::remoting::ConnectionPool::peer_version`]) is another broker, whose
+/// abilities are learned again.
+static LITE_REFUSED: LazyLock<Mutex<HashMap<String, Option<i16>>>> = LazyLock::new(Mutex::default);
+
+fn lite_refused() -> std::sync::MutexGuard<'static, HashMap<String, Option<i16>>> {
+    LITE_REFUSED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Facts about broker addresses, shared by every client of the process: they describe
-/// the remote process, not this one. Every response refreshes its address's entry, so a
-/// different broker later bound to the same address is re-learned on its first answer.
-static BROKERS: LazyLock<Mutex<HashMap<String, BrokerFacts>>> = LazyLock::new(Mutex::default);
-
-fn brokers() -> std::sync::MutexGuard<'static, HashMap<String, BrokerFacts>> {
-    BROKERS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn note_version(addr: &str, v: i16) {
-    let fresh = BrokerFacts {
-        version: v,
-        lite_refused: false,
-    };
-    let mut b = brokers();
-    match b.get_mut(addr) {
-        Some(f) if f.version == v => {}
-        // Another version: another broker process, whose abilities are re-learned.
-        Some(f) => *f = fresh,
-        None => {
-            b.insert(addr.to_owned(), fresh);
-        }
+impl Client {
+    /// The version last seen from `addr`, if any.
+    fn broker_version(&self, addr: &str) -> Option<i16> {
+        self.inner.pool.peer_version(addr)
     }
-}
 
-/// The version last seen from `addr`, if any.
-pub(crate) fn broker_version(addr: &str) -> Option<i16> {
-    brokers().get(addr).map(|f| f.version)
-}
+    /// Whether LITE_PULL_MESSAGE may be sent to `addr`: the broker is 5.x (or not known
+    /// yet) and did not refuse it. 4.9 brokers only know PULL_MESSAGE.
+    fn lite_code_allowed(&self, addr: &str) -> bool {
+        let v = self.broker_version(addr);
+        v.is_none_or(|v| v >= version::V5_0_0) && lite_refused().get(addr) != Some(&v)
+    }
 
-/// Whether LITE_PULL_MESSAGE may be sent to `addr`: the broker is 5.x (or not known
-/// yet) and did not refuse it. 4.9 brokers only know PULL_MESSAGE.
-fn lite_code_allowed(addr: &str) -> bool {
-    brokers()
-        .get(addr)
-        .is_none_or(|f| f.version >= version::V5_0_0 && !f.lite_refused)
-}
-
-fn note_lite_refused(addr: &str) {
-    brokers()
-        .entry(addr.to_owned())
-        .or_insert(BrokerFacts {
-            version: 0,
-            lite_refused: true,
-        })
-        .lite_refused = true;
+    fn note_lite_refused(&self, addr: &str) {
+        lite_refused().insert(addr.to_owned(), self.broker_version(addr));
+    }
 }
 
 /// Whether a pull failure will not go away by retrying the same request: the broker
@@ -242,9 +214,7 @@ impl Client {
         request: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand> {
-        let resp = self.inner.pool.request(addr, request, timeout).await?;
-        note_version(addr, resp.version);
-        Ok(resp)
+        Ok(self.inner.pool.request(addr, request, timeout).await?)
     }
 
     /// Where to pull `mq` from: the broker id the last response suggested
@@ -342,7 +312,9 @@ impl Client {
             sys_flag
         };
         let with_sub = sys_flag & pull_sys_flag::SUBSCRIPTION != 0;
-        let v5 = broker_version(&addr).is_none_or(|v| v >= version::V5_0_0);
+        let v5 = self
+            .broker_version(&addr)
+            .is_none_or(|v| v >= version::V5_0_0);
         let header = PullMessageRequestHeader {
             consumer_group: group.to_owned(),
             topic: mq.topic.clone(),
@@ -359,7 +331,7 @@ impl Client {
             rpc: RpcBase::broker(mq.broker_name.clone()),
             ..Default::default()
         };
-        let lite_code = lite && lite_code_allowed(&addr);
+        let lite_code = lite && self.lite_code_allowed(&addr);
         let code = if lite_code {
             RequestCode::LITE_PULL_MESSAGE
         } else {
@@ -378,7 +350,7 @@ impl Client {
                 version = resp.version,
                 "broker does not know LITE_PULL_MESSAGE; pulling with PULL_MESSAGE"
             );
-            note_lite_refused(&addr);
+            self.note_lite_refused(&addr);
             let header = PullMessageRequestHeader {
                 max_msg_bytes: None,
                 ..header
@@ -482,7 +454,10 @@ impl Client {
             return Ok(found);
         }
         let (addr, _) = self.queue_reader(mq).await?;
-        if broker_version(&addr).is_some_and(|v| v >= version::V5_0_0) {
+        if self
+            .broker_version(&addr)
+            .is_some_and(|v| v >= version::V5_0_0)
+        {
             return Ok(found);
         }
         let req = RemotingCommand::request(RequestCode::GET_ALL_CONSUMER_OFFSET);

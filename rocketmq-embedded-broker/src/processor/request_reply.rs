@@ -20,10 +20,9 @@ use tracing::{debug, warn};
 
 use super::reply;
 use crate::broker::BrokerCore;
-use crate::broker::topics::{NOT_ALLOWED_SEND_TOPICS, validate_topic};
 use crate::replication::BrokerRole;
 use crate::server::{RequestContext, RequestProcessor};
-use crate::store::{PutStatus, TopicConfig};
+use crate::store::PutStatus;
 
 /// Upstream `Broker2Client.callClient` waits this long for the requester's answer.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,7 +88,7 @@ impl ReplyProcessor {
             )
             .with_header(&response_header);
         }
-        let topic_config = match self.check(&header) {
+        let topic_config = match super::send::msg_check(&self.core, ctx, &header) {
             Ok(c) => c,
             Err(response) => return response.with_header(&response_header),
         };
@@ -154,54 +153,6 @@ impl ReplyProcessor {
             Some(r) => response.with_remark(r),
             None => response,
         }
-    }
-
-    /// Upstream `msgCheck`, as far as a reply needs it: a valid, sendable topic that exists
-    /// (the reply topic is created at startup) or may be auto-created, and a queue id in
-    /// range.
-    fn check(&self, header: &SendMessageRequestHeaderV2) -> Result<TopicConfig, RemotingCommand> {
-        let core = &self.core;
-        let topic = &header.topic;
-        validate_topic(topic).map_err(|r| reply::error(ResponseCode::INVALID_PARAMETER, r))?;
-        if NOT_ALLOWED_SEND_TOPICS.contains(&topic.as_str()) {
-            return Err(reply::error(
-                ResponseCode::NO_PERMISSION,
-                format!("Sending message to topic[{topic}] is forbidden."),
-            ));
-        }
-        let config = match core.topics.get(topic) {
-            Some(c) => c,
-            None => match core.topics.create_in_send(
-                topic,
-                &header.default_topic,
-                header.default_topic_queue_nums,
-                0,
-            ) {
-                Some((config, new)) => {
-                    if new {
-                        core.register();
-                    }
-                    config
-                }
-                None => {
-                    return Err(reply::error(
-                        ResponseCode::TOPIC_NOT_EXIST,
-                        format!("topic[{topic}] not exist, apply first please!"),
-                    ));
-                }
-            },
-        };
-        let valid = config.write_queue_nums.max(config.read_queue_nums);
-        if header.queue_id >= valid {
-            return Err(reply::error(
-                ResponseCode::INVALID_PARAMETER,
-                format!(
-                    "request queueId[{}] is illegal, topic {} has {} read and {} write queues",
-                    header.queue_id, topic, config.read_queue_nums, config.write_queue_nums
-                ),
-            ));
-        }
-        Ok(config)
     }
 
     /// Upstream `pushReplyMessage`: PUSH_REPLY_MESSAGE_TO_CLIENT to the connection of the

@@ -233,82 +233,12 @@ impl SendProcessor {
         result
     }
 
-    /// Upstream `msgCheck`: topic name, forbidden topics, topic existence (auto-creating it),
-    /// queue id range.
     fn check(
         &self,
         ctx: &RequestContext,
         header: &SendMessageRequestHeaderV2,
     ) -> Result<TopicConfig, RemotingCommand> {
-        let core = &self.core;
-        let topic = &header.topic;
-        validate_topic(topic).map_err(|r| reply::error(ResponseCode::INVALID_PARAMETER, r))?;
-        if NOT_ALLOWED_SEND_TOPICS.contains(&topic.as_str()) {
-            return Err(reply::error(
-                ResponseCode::NO_PERMISSION,
-                format!("Sending message to topic[{topic}] is forbidden."),
-            ));
-        }
-        let config = match core.topics.get(topic) {
-            Some(c) => c,
-            None => {
-                let created = core.topics.create_in_send(
-                    topic,
-                    &header.default_topic,
-                    header.default_topic_queue_nums,
-                    0,
-                );
-                let created = created.or_else(|| {
-                    topic.starts_with(RETRY_PREFIX).then(|| {
-                        core.topics
-                            .create_if_absent(topic, 1, perm::READ | perm::WRITE, 0)
-                    })
-                });
-                match created {
-                    Some((config, new)) => {
-                        if new {
-                            core.register();
-                        }
-                        config
-                    }
-                    None => {
-                        let why = if core.config.auto_create_topic_enable {
-                            format!(
-                                "the template topic {} cannot create topics",
-                                header.default_topic
-                            )
-                        } else {
-                            "topic auto-creation is disabled on this broker".to_owned()
-                        };
-                        return Err(reply::error(
-                            ResponseCode::TOPIC_NOT_EXIST,
-                            format!("topic[{topic}] not exist, apply first please! ({why})"),
-                        ));
-                    }
-                }
-            }
-        };
-        let valid = config.write_queue_nums.max(config.read_queue_nums);
-        if header.queue_id >= valid {
-            return Err(reply::error(
-                ResponseCode::INVALID_PARAMETER,
-                format!(
-                    "request queueId[{}] is illegal, topic {} has {} read and {} write queues, Producer: {}",
-                    header.queue_id,
-                    topic,
-                    config.read_queue_nums,
-                    config.write_queue_nums,
-                    ctx.channel.peer()
-                ),
-            ));
-        }
-        if config.write_queue_nums <= 0 {
-            return Err(reply::error(
-                ResponseCode::NO_PERMISSION,
-                format!("topic[{topic}] has no writable queue"),
-            ));
-        }
-        Ok(config)
+        msg_check(&self.core, ctx, header)
     }
 
     /// Upstream `handleRetryAndDLQ`: a retry past the group's limit (or of a group holding
@@ -479,4 +409,81 @@ fn body_too_large(len: usize, max: usize) -> RemotingCommand {
             "the message body is {len} bytes, larger than the maximum message size {max} bytes"
         ),
     )
+}
+
+/// Upstream `AbstractSendMessageProcessor.msgCheck`, shared by sends and replies as there:
+/// topic name, forbidden topics, topic existence (auto-creating it), queue id range.
+pub(super) fn msg_check(
+    core: &BrokerCore,
+    ctx: &RequestContext,
+    header: &SendMessageRequestHeaderV2,
+) -> Result<TopicConfig, RemotingCommand> {
+    let topic = &header.topic;
+    validate_topic(topic).map_err(|r| reply::error(ResponseCode::INVALID_PARAMETER, r))?;
+    if NOT_ALLOWED_SEND_TOPICS.contains(&topic.as_str()) {
+        return Err(reply::error(
+            ResponseCode::NO_PERMISSION,
+            format!("Sending message to topic[{topic}] is forbidden."),
+        ));
+    }
+    let config = match core.topics.get(topic) {
+        Some(c) => c,
+        None => {
+            let created = core.topics.create_in_send(
+                topic,
+                &header.default_topic,
+                header.default_topic_queue_nums,
+                0,
+            );
+            let created = created.or_else(|| {
+                topic.starts_with(RETRY_PREFIX).then(|| {
+                    core.topics
+                        .create_if_absent(topic, 1, perm::READ | perm::WRITE, 0)
+                })
+            });
+            match created {
+                Some((config, new)) => {
+                    if new {
+                        core.register();
+                    }
+                    config
+                }
+                None => {
+                    let why = if core.config.auto_create_topic_enable {
+                        format!(
+                            "the template topic {} cannot create topics",
+                            header.default_topic
+                        )
+                    } else {
+                        "topic auto-creation is disabled on this broker".to_owned()
+                    };
+                    return Err(reply::error(
+                        ResponseCode::TOPIC_NOT_EXIST,
+                        format!("topic[{topic}] not exist, apply first please! ({why})"),
+                    ));
+                }
+            }
+        }
+    };
+    let valid = config.write_queue_nums.max(config.read_queue_nums);
+    if header.queue_id >= valid {
+        return Err(reply::error(
+            ResponseCode::INVALID_PARAMETER,
+            format!(
+                "request queueId[{}] is illegal, topic {} has {} read and {} write queues, Producer: {}",
+                header.queue_id,
+                topic,
+                config.read_queue_nums,
+                config.write_queue_nums,
+                ctx.channel.peer()
+            ),
+        ));
+    }
+    if config.write_queue_nums <= 0 {
+        return Err(reply::error(
+            ResponseCode::NO_PERMISSION,
+            format!("topic[{topic}] has no writable queue"),
+        ));
+    }
+    Ok(config)
 }

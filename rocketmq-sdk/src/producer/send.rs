@@ -17,7 +17,6 @@ use crate::protocol::header::CommandHeader;
 use crate::protocol::header::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
 use crate::protocol::message::batch::build_batch;
 use crate::protocol::message::compress::zlib_compress;
-use crate::protocol::message::properties::{NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR};
 use crate::protocol::message::sysflag::{self, CompressionType};
 use crate::protocol::message::{Message, MessageQueue, keys};
 use crate::protocol::topic::{is_not_allowed_send_topic, validate_topic};
@@ -48,24 +47,11 @@ impl Prepared {
         mut header: SendMessageRequestHeaderV2,
         body: Bytes,
         msg_id: String,
+        timer: bool,
     ) -> Prepared {
         // Placeholders keep `e` and `n` where the header puts them; each attempt overwrites
         // both in place.
         header.broker_name = Some(String::new());
-        let timer = header.properties.as_deref().is_some_and(|p| {
-            [
-                keys::TIMER_DELIVER_MS,
-                keys::TIMER_DELAY_MS,
-                keys::TIMER_DELAY_SEC,
-            ]
-            .iter()
-            .any(|k| {
-                p.match_indices(k).any(|(i, _)| {
-                    (i == 0 || p.as_bytes()[i - 1] == PROPERTY_SEPARATOR)
-                        && p.as_bytes().get(i + k.len()) == Some(&NAME_VALUE_SEPARATOR)
-                })
-            })
-        });
         let mut ext = ExtFields::with_capacity(16);
         header.write_to(&mut ext);
         Prepared {
@@ -218,6 +204,17 @@ fn request_for(prepared: &Prepared, queue: &MessageQueue) -> RemotingCommand {
     request
 }
 
+/// Whether `message` carries a 5.x delivery time (`TIMER_*`), which 4.9.x brokers ignore.
+fn has_delivery_time(message: &Message) -> bool {
+    [
+        keys::TIMER_DELIVER_MS,
+        keys::TIMER_DELAY_MS,
+        keys::TIMER_DELAY_SEC,
+    ]
+    .iter()
+    .any(|k| message.property(k).is_some())
+}
+
 /// Wire keys of `SendMessageRequestHeaderV2::queue_id` and `broker_name`.
 const QUEUE_ID_KEY: &str = "e";
 const BROKER_NAME_KEY: &str = "n";
@@ -299,6 +296,7 @@ impl ProducerInner {
             self.base_header(&message, sys_flag, properties),
             body,
             msg_id,
+            has_delivery_time(&message),
         ))
     }
 
@@ -323,12 +321,14 @@ impl ProducerInner {
         let properties = batch.properties.to_wire_string()?;
         let mut header = self.base_header(&batch, 0, properties);
         header.batch = Some(true);
+        let timer = has_delivery_time(&batch);
         Ok(Prepared::new(
             batch.topic.clone(),
             RequestCode::SEND_BATCH_MESSAGE,
             header,
             batch.body,
             msg_id,
+            timer,
         ))
     }
 
